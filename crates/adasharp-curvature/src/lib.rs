@@ -1,0 +1,1 @@
+//! Curvature and sharpness measurement for any Burn model.

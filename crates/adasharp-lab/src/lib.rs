@@ -1,0 +1,1 @@
+//! Label-noise experiments on Burn.
