@@ -69,7 +69,10 @@ impl PowerIteration {
     /// Runs from the last call's eigenvector (or a seeded Gaussian vector).
     pub fn run<O: LinearOperator + ?Sized>(&mut self, op: &mut O) -> Result<EigenEstimate> {
         if self.max_iters == 0 {
-            return Err(CurvatureError::invalid("max_iters", "0; at least one product"));
+            return Err(CurvatureError::invalid(
+                "max_iters",
+                "0; at least one product",
+            ));
         }
         let start = op.cost();
         let mut x = start_vector(op, self.last.take(), self.seed, false);
@@ -147,7 +150,10 @@ impl Lanczos {
     /// Runs from the warm start (or a seeded Gaussian vector on the first call).
     pub fn run<O: LinearOperator + ?Sized>(&mut self, op: &mut O) -> Result<EigenEstimate> {
         if self.max_steps == 0 {
-            return Err(CurvatureError::invalid("max_steps", "0; at least one product"));
+            return Err(CurvatureError::invalid(
+                "max_steps",
+                "0; at least one product",
+            ));
         }
         let start = op.cost();
         let seed = self.seed.wrapping_add(self.calls);

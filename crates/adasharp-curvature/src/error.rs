@@ -51,7 +51,9 @@ pub enum CurvatureError {
     },
 
     /// A sharpness measure came out non-finite; the record was not written.
-    #[error("measure `{measure}` is not finite ({value}) at step {step}; the record was not written")]
+    #[error(
+        "measure `{measure}` is not finite ({value}) at step {step}; the record was not written"
+    )]
     NonFiniteMeasure {
         /// Name of the measure.
         measure: String,

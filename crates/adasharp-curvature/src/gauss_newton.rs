@@ -39,7 +39,10 @@ where
     R: Fn(&M, usize) -> Tensor<1>,
 {
     if n_samples == 0 {
-        return Err(CurvatureError::invalid("n_samples", "0; at least one sample"));
+        return Err(CurvatureError::invalid(
+            "n_samples",
+            "0; at least one sample",
+        ));
     }
     if !(scale.is_finite() && scale > 0.0) {
         return Err(CurvatureError::invalid(
@@ -54,7 +57,7 @@ where
     let theta = parameters(module, &layout)?;
     let mut acc = GaussNewtonAccumulator::new(&layout, &theta.device());
     for i in 0..n_samples {
-        let (_, grad) = gradient_at(module, &theta, |m: &M| residual(m, i))?;
+        let (_, grad) = gradient_at(module, &theta, None, |m: &M| residual(m, i))?;
         acc.add_sample_gradient(&grad)?;
     }
     Ok(acc.finish(scale))

@@ -20,9 +20,12 @@
 //! compute the scalar loss from that copy (never from a module it captured), return it as a
 //! one-element tensor, and be deterministic: the two or four evaluations of one product are
 //! differenced, so dropout, data shuffling, noise injection or any other randomness must be
-//! switched off or fixed by the caller (evaluate a model without dropout layers, or a
-//! `valid()`-mode forward with the copy's parameters, and close over a fixed batch). Random
-//! label noise, in particular, must be drawn once outside the closure.
+//! switched off or fixed by the caller: pass a module whose dropout is off (`valid()` turns
+//! Burn's training flags off; the copy keeps the module's flags), close over a fixed batch, and
+//! draw random label noise once outside the closure. For randomness drawn from the device's
+//! generator inside the forward pass (Burn's `Dropout`), [`Hvp::with_reseed`] reseeds the
+//! generator before every evaluation, so all evaluations of one product see the same masks:
+//! the product is then the Hessian of the loss under that one fixed mask.
 
 use std::sync::Arc;
 
@@ -130,6 +133,7 @@ pub struct Hvp<M, F> {
     eps: f64,
     cost: OperatorCost,
     last: Option<HvpReport>,
+    reseed: Option<u64>,
 }
 
 impl<M: Module, F: Fn(&M) -> Tensor<1>> Hvp<M, F> {
@@ -158,7 +162,17 @@ impl<M: Module, F: Fn(&M) -> Tensor<1>> Hvp<M, F> {
             eps,
             cost: OperatorCost::default(),
             last: None,
+            reseed: None,
         })
+    }
+
+    /// Reseeds the device's random generator with `seed` before every call of the loss closure,
+    /// so dropout masks (and any other draw from the device generator) are identical across
+    /// the gradients of one product. Limitation: the seed is per device and may be global to
+    /// the backend, so other code drawing on that device concurrently would interfere.
+    pub fn with_reseed(mut self, seed: u64) -> Self {
+        self.reseed = Some(seed);
+        self
     }
 
     /// Uses `scheme` for every product.
@@ -200,12 +214,16 @@ impl<M: Module, F: Fn(&M) -> Tensor<1>> Hvp<M, F> {
 
     /// The step `h` used for direction `v` (see [`StepPolicy`]).
     pub fn step_for(&self, v: &ParamVec) -> f64 {
+        self.step_for_norm(v.norm())
+    }
+
+    fn step_for_norm(&self, v_norm: f64) -> f64 {
         let base = match self.step {
             StepPolicy::Absolute(h) => return h,
             StepPolicy::Relative(base) => base,
             StepPolicy::Auto => self.scheme.default_base_step(self.eps),
         };
-        let v_rms = v.norm() / (v.numel() as f64).sqrt();
+        let v_rms = v_norm / (self.layout.numel() as f64).sqrt();
         base * self.theta_rms.max(1.0) / v_rms
     }
 
@@ -224,6 +242,9 @@ impl<M: Module, F: Fn(&M) -> Tensor<1>> Hvp<M, F> {
             leaves: Vec::new(),
         };
         let copy = self.module.clone().map(&mut perturb);
+        if let Some(seed) = self.reseed {
+            point.device().seed(seed);
+        }
         let loss = (self.loss)(&copy);
         check_scalar(&loss)?;
         Ok(loss.into_scalar::<f64>())
@@ -241,7 +262,7 @@ impl<M: Module, F: Fn(&M) -> Tensor<1>> Hvp<M, F> {
     pub fn gradient_at(&mut self, point: &ParamVec) -> Result<(Tensor<1>, ParamVec)> {
         check_layout(&self.layout, point)?;
         self.cost.gradients += 1;
-        gradient_at(&self.module, point, &self.loss)
+        gradient_at(&self.module, point, self.reseed, &self.loss)
     }
 
     /// `D(h) = (g(theta + h v) - g(theta - h v)) / 2h`.
@@ -267,7 +288,7 @@ impl<M: Module, F: Fn(&M) -> Tensor<1>> Hvp<M, F> {
     /// scheme (see [`HvpReport::rel_error_estimate`]).
     pub fn apply_with_error(&mut self, v: &ParamVec) -> Result<(ParamVec, HvpReport)> {
         check_layout(&self.layout, v)?;
-        let h = self.checked_step(v)?;
+        let h = self.checked_step(v.norm())?;
         self.cost.matvecs += 1;
         let (extrapolated, coarse, fine) = self.richardson(v, h)?;
         let (product, other) = match self.scheme {
@@ -284,8 +305,8 @@ impl<M: Module, F: Fn(&M) -> Tensor<1>> Hvp<M, F> {
         self.finish(product, report)
     }
 
-    fn checked_step(&self, v: &ParamVec) -> Result<f64> {
-        let h = self.step_for(v);
+    fn checked_step(&self, v_norm: f64) -> Result<f64> {
+        let h = self.step_for_norm(v_norm);
         if h.is_finite() && h > 0.0 {
             Ok(h)
         } else {
@@ -319,10 +340,11 @@ impl<M: Module, F: Fn(&M) -> Tensor<1>> LinearOperator for Hvp<M, F> {
     /// `H v` with the configured scheme. `H 0 = 0` costs nothing.
     fn apply(&mut self, v: &ParamVec) -> Result<ParamVec> {
         check_layout(&self.layout, v)?;
-        if v.norm_sq() == 0.0 {
+        let v_norm = v.norm();
+        if v_norm == 0.0 {
             return Ok(ParamVec::zeros(&self.layout, &self.device()));
         }
-        let h = self.checked_step(v)?;
+        let h = self.checked_step(v_norm)?;
         self.cost.matvecs += 1;
         let (product, rel_error_estimate) = match self.scheme {
             FdScheme::Central => (self.central(v, h)?, None),
@@ -447,6 +469,7 @@ impl ModuleMapper for Perturb<'_> {
 pub(crate) fn gradient_at<M: Module>(
     module: &M,
     point: &ParamVec,
+    reseed: Option<u64>,
     f: impl Fn(&M) -> Tensor<1>,
 ) -> Result<(Tensor<1>, ParamVec)> {
     let mut perturb = Perturb {
@@ -454,6 +477,9 @@ pub(crate) fn gradient_at<M: Module>(
         leaves: Vec::new(),
     };
     let copy = module.clone().map(&mut perturb);
+    if let Some(seed) = reseed {
+        point.device().seed(seed);
+    }
     let value = f(&copy);
     check_scalar(&value)?;
     let device = point.device();
@@ -476,5 +502,8 @@ pub(crate) fn gradient_at<M: Module>(
         .zip(zeros.into_parts())
         .map(|(g, zero)| g.unwrap_or(zero))
         .collect();
-    Ok((value.without_autodiff(), ParamVec::from_parts(point.layout().clone(), parts)?))
+    Ok((
+        value.without_autodiff(),
+        ParamVec::from_parts(point.layout().clone(), parts)?,
+    ))
 }

@@ -99,7 +99,12 @@ impl SharedMonitor {
     }
 
     /// Evaluates at `step` if it is an evaluation step, ignoring the handle's counter.
-    pub fn evaluate_at<M, F>(&self, step: usize, model: &M, loss: F) -> Result<Option<SharpnessRecord>>
+    pub fn evaluate_at<M, F>(
+        &self,
+        step: usize,
+        model: &M,
+        loss: F,
+    ) -> Result<Option<SharpnessRecord>>
     where
         M: Module,
         F: Fn(&M) -> Tensor<1>,

@@ -45,10 +45,7 @@ pub struct MeasureValue {
 }
 
 /// Evaluates `f` on the estimate and on each jackknife replicate.
-fn evaluate(
-    est: &DiagEstimate,
-    f: impl Fn(&[f64]) -> (f64, usize),
-) -> Result<MeasureValue> {
+fn evaluate(est: &DiagEstimate, f: impl Fn(&[f64]) -> (f64, usize)) -> Result<MeasureValue> {
     let (value, clipped) = f(&est.diag.to_flat());
     let g = est.jackknife.len();
     let std_err = (g >= 2).then(|| {

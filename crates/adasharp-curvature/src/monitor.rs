@@ -14,9 +14,8 @@ use crate::measures::{
 };
 use crate::sink::RecordSink;
 use crate::{
-    CurvatureError, DEFAULT_EXACT_DIAG_LIMIT, DiagEstimate, FdScheme, Hvp, Lanczos,
-    LinearOperator, ParamVec, Preconditioned, Result, StepPolicy, exact_diag, hutchinson_diag,
-    hutchpp_trace,
+    CurvatureError, DEFAULT_EXACT_DIAG_LIMIT, DiagEstimate, FdScheme, Hvp, Lanczos, LinearOperator,
+    ParamVec, Preconditioned, Result, StepPolicy, exact_diag, hutchinson_diag, hutchpp_trace,
 };
 
 /// A quantity the monitor records.
@@ -62,7 +61,9 @@ impl Measure {
             Measure::TraceHutchpp { .. } => "trace_hutchpp".into(),
             Measure::TraceSqrtDiag => "trace_sqrt_diag".into(),
             Measure::TraceDiagPow { lambda } => format!("trace_diag_pow({lambda})"),
-            Measure::AdamEpsTrace { epsilon, sigma } => format!("adam_eps_trace({epsilon},{sigma})"),
+            Measure::AdamEpsTrace { epsilon, sigma } => {
+                format!("adam_eps_trace({epsilon},{sigma})")
+            }
             Measure::BlockSqrtTrace(p) => format!("block_sqrt_trace({})", p.optimizer),
             Measure::TopEigenvalue => "top_eigenvalue".into(),
             Measure::PreconditionedTopEigenvalue => "preconditioned_top_eigenvalue".into(),
@@ -283,10 +284,16 @@ impl SharpnessMonitor {
     /// A monitor with `config` and no sinks.
     pub fn new(config: MonitorConfig) -> Result<Self> {
         if config.every == 0 {
-            return Err(CurvatureError::invalid("every", "0; evaluate every k >= 1 steps"));
+            return Err(CurvatureError::invalid(
+                "every",
+                "0; evaluate every k >= 1 steps",
+            ));
         }
         if config.measures.is_empty() {
-            return Err(CurvatureError::invalid("measures", "empty; nothing to record"));
+            return Err(CurvatureError::invalid(
+                "measures",
+                "empty; nothing to record",
+            ));
         }
         let lanczos = Lanczos::new(config.lanczos_steps, config.lanczos_tol, config.seed);
         Ok(Self {

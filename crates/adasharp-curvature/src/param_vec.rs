@@ -351,7 +351,12 @@ impl ParamVec {
         let sums: Vec<Tensor<1>> = self
             .parts
             .iter()
-            .map(|p| p.clone().cast(accumulation_dtype(p.dtype())).sum().cast(common))
+            .map(|p| {
+                p.clone()
+                    .cast(accumulation_dtype(p.dtype()))
+                    .sum()
+                    .cast(common)
+            })
             .collect();
         read_f64(Tensor::cat(sums, 0))
     }
@@ -424,4 +429,5 @@ mod rand_distr_free {
     }
 }
 
+#[cfg(test)]
 pub(crate) use rand_distr_free::standard_normal as normal_draw;

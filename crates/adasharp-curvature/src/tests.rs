@@ -28,7 +28,10 @@ fn point(values: &[f32]) -> Point {
 
 fn matrix(rows: &[&[f64]]) -> Tensor<2> {
     let n = rows.len();
-    let flat: Vec<f32> = rows.iter().flat_map(|r| r.iter().map(|x| *x as f32)).collect();
+    let flat: Vec<f32> = rows
+        .iter()
+        .flat_map(|r| r.iter().map(|x| *x as f32))
+        .collect();
     Tensor::from_data(TensorData::new(flat, [n, rows[0].len()]), &device())
 }
 
@@ -90,8 +93,7 @@ mod param_vec {
     fn probes_are_reproducible_from_a_seed_and_rademacher_is_plus_minus_one() {
         let layout = ParamLayout::flat("x", 64, DType::F32);
         let draw = |seed| {
-            ParamVec::rademacher(&layout, &device(), &mut ChaCha8Rng::seed_from_u64(seed))
-                .to_flat()
+            ParamVec::rademacher(&layout, &device(), &mut ChaCha8Rng::seed_from_u64(seed)).to_flat()
         };
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));
@@ -107,10 +109,19 @@ mod hvp {
         let model = point(&[0.3, -1.0, 2.0]);
         let mut hvp = Hvp::new(&model, quadratic(matrix(&a_rows()))).unwrap();
         let v = [0.5, -2.0, 1.0];
-        let want: Vec<f64> = A.iter().map(|r| r.iter().zip(&v).map(|(a, b)| a * b).sum()).collect();
+        let want: Vec<f64> = A
+            .iter()
+            .map(|r| r.iter().zip(&v).map(|(a, b)| a * b).sum())
+            .collect();
         let layout = hvp.layout().clone();
-        let got = hvp.apply(&ParamVec::from_flat(&layout, &v, &device()).unwrap()).unwrap();
-        assert!(rel_err(&got.to_flat(), &want) < 1e-4, "{:?} vs {want:?}", got.to_flat());
+        let got = hvp
+            .apply(&ParamVec::from_flat(&layout, &v, &device()).unwrap())
+            .unwrap();
+        assert!(
+            rel_err(&got.to_flat(), &want) < 1e-4,
+            "{:?} vs {want:?}",
+            got.to_flat()
+        );
     }
 
     #[test]
@@ -120,7 +131,13 @@ mod hvp {
         let layout = hvp.layout().clone();
         let e0 = ParamVec::basis(&layout, &device(), 0).unwrap();
         hvp.apply(&e0).unwrap();
-        assert_eq!(hvp.cost(), OperatorCost { matvecs: 1, gradients: 2 });
+        assert_eq!(
+            hvp.cost(),
+            OperatorCost {
+                matvecs: 1,
+                gradients: 2
+            }
+        );
         hvp.apply(&ParamVec::zeros(&layout, &device())).unwrap();
         assert_eq!(hvp.cost().gradients, 2);
         let mut hvp = hvp.with_scheme(FdScheme::Richardson);
@@ -135,8 +152,10 @@ mod hvp {
         let theta = [0.3, -1.0, 2.0];
         let model = point(&theta.map(|x| x as f32));
         let mut hvp = Hvp::new(&model, quadratic(matrix(&a_rows()))).unwrap();
-        let a_theta: Vec<f64> =
-            A.iter().map(|r| r.iter().zip(&theta).map(|(a, b)| a * b).sum()).collect();
+        let a_theta: Vec<f64> = A
+            .iter()
+            .map(|r| r.iter().zip(&theta).map(|(a, b)| a * b).sum())
+            .collect();
         let loss: f64 = 0.5 * theta.iter().zip(&a_theta).map(|(a, b)| a * b).sum::<f64>();
         let (l, g) = hvp.loss_and_gradient().unwrap();
         assert!((l - loss).abs() < 1e-5);
@@ -148,7 +167,10 @@ mod hvp {
         let model = point(&[1.0, 2.0]);
         let mut hvp = Hvp::new(&model, |m: &Point| m.theta.val()).unwrap();
         let e0 = ParamVec::basis(hvp.layout(), &device(), 0).unwrap();
-        assert!(matches!(hvp.apply(&e0), Err(CurvatureError::NonScalarLoss { .. })));
+        assert!(matches!(
+            hvp.apply(&e0),
+            Err(CurvatureError::NonScalarLoss { .. })
+        ));
     }
 
     #[test]
@@ -173,7 +195,10 @@ mod estimators {
         let est = exact_diag(&mut hvp, 10, 2).unwrap();
         assert!(rel_err(&est.diag.to_flat(), &[4.0, 3.0, 5.0]) < 1e-4);
         assert_eq!(est.cost.matvecs, 3);
-        assert!(matches!(exact_diag(&mut hvp, 2, 2), Err(CurvatureError::TooLarge { .. })));
+        assert!(matches!(
+            exact_diag(&mut hvp, 2, 2),
+            Err(CurvatureError::TooLarge { .. })
+        ));
     }
 
     #[test]
@@ -189,7 +214,9 @@ mod estimators {
     /// A symmetric matrix `G G^T / m` with `G` Gaussian `n x m`.
     fn wishart(n: usize, m: usize, seed: u64) -> Vec<f64> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let g: Vec<f64> = (0..n * m).map(|_| crate::param_vec::normal_draw(&mut rng)).collect();
+        let g: Vec<f64> = (0..n * m)
+            .map(|_| crate::param_vec::normal_draw(&mut rng))
+            .collect();
         let mut a = vec![0.0; n * n];
         for i in 0..n {
             for j in 0..n {
@@ -208,7 +235,10 @@ mod estimators {
         let mut op = dense(n, a);
 
         let tr = hutchinson_trace(&mut op, 50, 11).unwrap();
-        assert!((tr.value - truth_trace).abs() < 4.0 * tr.std_err, "{tr:?} vs {truth_trace}");
+        assert!(
+            (tr.value - truth_trace).abs() < 4.0 * tr.std_err,
+            "{tr:?} vs {truth_trace}"
+        );
 
         let est = hutchinson_diag(&mut op, 50, 12).unwrap();
         let d = est.diag.to_flat();
@@ -224,7 +254,9 @@ mod estimators {
     fn low_rank_plus_noise(n: usize, seed: u64) -> Vec<f64> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let r = 5;
-        let u: Vec<f64> = (0..n * r).map(|_| crate::param_vec::normal_draw(&mut rng)).collect();
+        let u: Vec<f64> = (0..n * r)
+            .map(|_| crate::param_vec::normal_draw(&mut rng))
+            .collect();
         let noise = wishart(n, n, seed + 1);
         let mut a = vec![0.0; n * n];
         for i in 0..n {
@@ -251,7 +283,10 @@ mod estimators {
             err_h += (h.value - truth).abs();
             err_pp += (pp.value - truth).abs();
         }
-        assert!(err_pp < 0.2 * err_h, "Hutch++ {err_pp} vs Hutchinson {err_h}");
+        assert!(
+            err_pp < 0.2 * err_h,
+            "Hutch++ {err_pp} vs Hutchinson {err_h}"
+        );
     }
 
     /// Tridiagonal Toeplitz `3` on the diagonal, `-1` beside it: eigenvalues
@@ -274,9 +309,17 @@ mod estimators {
         let truth = 3.0 + 2.0 * (std::f64::consts::PI / (n as f64 + 1.0)).cos();
         let mut op = dense(n, toeplitz(n));
         let lanczos = Lanczos::new(n, 1e-6, 0).run(&mut op).unwrap();
-        assert!((lanczos.value - truth).abs() < 1e-4, "{} vs {truth}", lanczos.value);
+        assert!(
+            (lanczos.value - truth).abs() < 1e-4,
+            "{} vs {truth}",
+            lanczos.value
+        );
         let power = PowerIteration::new(2000, 1e-4, 0).run(&mut op).unwrap();
-        assert!((power.value - truth).abs() < 1e-3, "{} vs {truth}", power.value);
+        assert!(
+            (power.value - truth).abs() < 1e-3,
+            "{} vs {truth}",
+            power.value
+        );
     }
 
     #[test]
@@ -311,7 +354,7 @@ mod estimators {
 mod measure_values {
     use super::*;
     use crate::measures::*;
-    use adasharp_optim::{AdamMiniConfig, AdalayerConfig};
+    use adasharp_optim::{AdalayerConfig, AdamMiniConfig};
 
     fn exact(layout: &Arc<ParamLayout>, d: &[f64]) -> DiagEstimate {
         DiagEstimate {
@@ -343,7 +386,10 @@ mod measure_values {
         let est = exact(&ParamLayout::flat("x", 2, DType::F32), &[4.0, 0.25]);
         let (eps, sigma) = (0.1, 0.5);
         let r: f64 = eps / sigma;
-        let want: f64 = [2.0f64, 0.5].iter().map(|s| s - r * (s / r + 1.0).ln()).sum();
+        let want: f64 = [2.0f64, 0.5]
+            .iter()
+            .map(|s| s - r * (s / r + 1.0).ln())
+            .sum();
         assert!((adam_eps_trace(&est, eps, sigma).unwrap().value - want).abs() < 1e-12);
         // eps -> 0 gives tr(Diag(H)^(1/2)).
         assert!((adam_eps_trace(&est, 1e-12, sigma).unwrap().value - 2.5).abs() < 1e-9);
@@ -359,7 +405,9 @@ mod measure_values {
         let d = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 1.0, 1.0, 2.0];
         let est = exact(&layout, &d);
         let mini = AdamMiniConfig::new().partition(&model).unwrap();
-        let want = (2.0f64 * 5.0).sqrt() + (2.0f64 * 7.0).sqrt() + (2.0f64 * 9.0).sqrt()
+        let want = (2.0f64 * 5.0).sqrt()
+            + (2.0f64 * 7.0).sqrt()
+            + (2.0f64 * 9.0).sqrt()
             + (3.0f64 * 4.0).sqrt();
         assert!((block_sqrt_trace(&est, &mini).unwrap().value - want).abs() < 1e-9);
         // Adalayer: one block per tensor.
@@ -390,7 +438,10 @@ mod optimizer_state {
 
     #[test]
     fn adam_preconditioner_is_one_over_sqrt_v_plus_eps() {
-        let p = Preconditioner { lambda: 0.5, epsilon: 1e-3 };
+        let p = Preconditioner {
+            lambda: 0.5,
+            epsilon: 1e-3,
+        };
         let want: Vec<f64> = [0.5f64, -2.0, 4.0]
             .iter()
             .map(|g| 1.0 / ((0.001 * g * g).sqrt() + 1e-3))
@@ -409,9 +460,19 @@ mod optimizer_state {
         let (model, record) = stepped(PaperAdamConfig::new().init());
         let layout = ParamLayout::from_module(&model);
         let state = OptimizerState::from_record(record).unwrap();
-        let v = second_moment(&state, &layout, None, BiasCorrection::Beta2(0.999), &device())
-            .unwrap();
-        assert!(rel_err(&v.to_flat(), &[0.25, 4.0, 16.0]) < 1e-4, "{:?}", v.to_flat());
+        let v = second_moment(
+            &state,
+            &layout,
+            None,
+            BiasCorrection::Beta2(0.999),
+            &device(),
+        )
+        .unwrap();
+        assert!(
+            rel_err(&v.to_flat(), &[0.25, 4.0, 16.0]) < 1e-4,
+            "{:?}",
+            v.to_flat()
+        );
     }
 }
 
@@ -493,13 +554,128 @@ mod monitor {
 
     #[test]
     fn shared_monitor_counts_calls_and_evaluates_every_k() {
-        let config = MonitorConfig::new(vec![Measure::Trace]).with_every(3).with_exact_diag();
+        let config = MonitorConfig::new(vec![Measure::Trace])
+            .with_every(3)
+            .with_exact_diag();
         let shared = SharedMonitor::new(SharpnessMonitor::new(config).unwrap());
         let (model, loss) = weighted();
         let evaluated: Vec<bool> = (0..6)
-            .map(|_| shared.clone().on_train_step(&model, loss.clone()).unwrap().is_some())
+            .map(|_| {
+                shared
+                    .clone()
+                    .on_train_step(&model, loss.clone())
+                    .unwrap()
+                    .is_some()
+            })
             .collect();
         assert_eq!(evaluated, [false, false, true, false, false, true]);
         assert_eq!(shared.steps(), 6);
+    }
+}
+
+mod f32_accuracy {
+    use super::*;
+
+    #[derive(Module, Debug)]
+    struct Dln {
+        u: Param<Tensor<1>>,
+        v: Param<Tensor<1>>,
+    }
+
+    fn draws(rng: &mut ChaCha8Rng, n: usize, scale: f64) -> Vec<f64> {
+        (0..n)
+            .map(|_| scale * crate::param_vec::normal_draw(rng))
+            .collect()
+    }
+
+    #[test]
+    fn dln_hvp_in_f32_is_accurate_to_the_precision_of_the_scheme() {
+        // w = u*u - v*v, L = 1/(2n) |Z w - y|^2; H x from the hand-derived formula in f64
+        // (see tests/f64.rs for the derivation).
+        let (d, n) = (2000, 200);
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let z = draws(&mut rng, n * d, 1.0);
+        let y = draws(&mut rng, n, 1.0);
+        let u = draws(&mut rng, d, 0.5);
+        let v = draws(&mut rng, d, 0.5);
+        let x = draws(&mut rng, 2 * d, 1.0);
+        let w: Vec<f64> = (0..d).map(|j| u[j] * u[j] - v[j] * v[j]).collect();
+        let mut want = vec![0.0; 2 * d];
+        for i in 0..n {
+            let zi = &z[i * d..(i + 1) * d];
+            let r: f64 = (0..d).map(|j| zi[j] * w[j]).sum::<f64>() - y[i];
+            let jx: f64 = (0..d)
+                .map(|j| 2.0 * zi[j] * (u[j] * x[j] - v[j] * x[d + j]))
+                .sum();
+            for j in 0..d {
+                want[j] += (2.0 * u[j] * zi[j] * jx + 2.0 * r * zi[j] * x[j]) / n as f64;
+                want[d + j] += (-2.0 * v[j] * zi[j] * jx - 2.0 * r * zi[j] * x[d + j]) / n as f64;
+            }
+        }
+
+        let as_f32 = |xs: &[f64]| xs.iter().map(|x| *x as f32).collect::<Vec<f32>>();
+        let model = Dln {
+            u: Param::from_tensor(Tensor::from_floats(as_f32(&u).as_slice(), &device())),
+            v: Param::from_tensor(Tensor::from_floats(as_f32(&v).as_slice(), &device())),
+        };
+        let z_t = Tensor::<2>::from_data(TensorData::new(as_f32(&z), [n, d]), &device());
+        let y_t = Tensor::<1>::from_floats(as_f32(&y).as_slice(), &device());
+        let loss = move |m: &Dln| {
+            let w = m.u.val().powi_scalar(2) - m.v.val().powi_scalar(2);
+            let pred = z_t.clone().matmul(w.unsqueeze_dim(1)).reshape([n]);
+            (pred - y_t.clone()).powi_scalar(2).mean().div_scalar(2.0)
+        };
+        for (scheme, bound) in [(FdScheme::Central, 1e-2), (FdScheme::Richardson, 1e-4)] {
+            let mut hvp = Hvp::new(&model, loss.clone()).unwrap().with_scheme(scheme);
+            let dir = ParamVec::from_flat(hvp.layout(), &x, &device()).unwrap();
+            let err = rel_err(&hvp.apply(&dir).unwrap().to_flat(), &want);
+            let h = hvp.last_report().unwrap().step;
+            println!("f32 DLN d=2000 n=200 {scheme:?} (h = {h:.1e}): relative error {err:.2e}");
+            assert!(err < bound, "{scheme:?}: {err}");
+        }
+    }
+}
+
+mod randomness {
+    use super::*;
+    use burn::nn::{Dropout, DropoutConfig};
+
+    #[derive(Module, Debug)]
+    struct Dropped {
+        theta: Param<Tensor<1>>,
+        dropout: Dropout,
+    }
+
+    /// `L = 1/2 sum_i (m_i theta_i a_i / keep)^2` for a dropout mask `m`: with the mask fixed,
+    /// `H = diag(m_i a_i^2 / keep^2)`, so every entry of `H 1` is `0` or `a_i^2 / keep^2`.
+    #[test]
+    fn reseeding_makes_dropout_masks_identical_across_the_gradients_of_a_product() {
+        let n = 64;
+        let model = Dropped {
+            theta: Param::from_tensor(Tensor::ones([n], &device())),
+            dropout: DropoutConfig::new(0.5).init(),
+        };
+        let a = Tensor::<1>::ones([n], &device()).mul_scalar(3.0);
+        let loss = move |m: &Dropped| {
+            let x = m.dropout.forward(m.theta.val() * a.clone());
+            x.powi_scalar(2).sum().mul_scalar(0.5)
+        };
+        let entries = |hvp: &mut Hvp<Dropped, _>| {
+            let ones = ParamVec::from_flat(hvp.layout(), &vec![1.0; n], &device()).unwrap();
+            hvp.apply(&ones).unwrap().to_flat()
+        };
+        let mut fixed = Hvp::new(&model, loss.clone()).unwrap().with_reseed(42);
+        let hv = entries(&mut fixed);
+        // a^2 / keep^2 = 9 / 0.25 = 36.
+        assert!(
+            hv.iter().all(|x| x.abs() < 1e-2 || (x - 36.0).abs() < 1e-2),
+            "{hv:?}"
+        );
+        assert!(hv.iter().any(|x| x.abs() < 1e-2) && hv.iter().any(|x| *x > 1.0));
+
+        // Without reseeding, fresh masks per gradient make the difference quotient meaningless.
+        let mut free = Hvp::new(&model, loss).unwrap();
+        let hv = entries(&mut free);
+        assert!(hv.iter().any(|x| x.abs() > 100.0), "{hv:?}");
     }
 }

@@ -47,10 +47,6 @@ fn rel_err(got: &[f64], want: &[f64]) -> f64 {
     (num / den).sqrt()
 }
 
-fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Diagonal linear network w = u*u - v*v, L = 1/(2n) sum_i (<z_i, w> - y_i)^2.
 
@@ -92,8 +88,9 @@ impl DlnProblem {
         (0..self.n)
             .map(|i| {
                 let zi = &self.z[i * self.d..(i + 1) * self.d];
-                let pred: f64 =
-                    (0..self.d).map(|j| zi[j] * (self.u[j].powi(2) - self.v[j].powi(2))).sum();
+                let pred: f64 = (0..self.d)
+                    .map(|j| zi[j] * (self.u[j].powi(2) - self.v[j].powi(2)))
+                    .sum();
                 pred - self.y[i]
             })
             .collect()
@@ -149,11 +146,15 @@ fn dln_generic(d: usize, n: usize, seed: u64) -> DlnProblem {
 /// An interpolating point with +-1 inputs: `u^2 - v^2 = w*` and `y = Z w*` exactly.
 fn dln_interpolating(d: usize, n: usize, seed: u64) -> DlnProblem {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let z: Vec<f64> = (0..n * d).map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 }).collect();
+    let z: Vec<f64> = (0..n * d)
+        .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
+        .collect();
     let w_star: Vec<f64> = (0..d).map(|j| if j % 4 == 0 { 1.5 } else { 0.0 }).collect();
     let u: Vec<f64> = (0..d).map(|_| 1.3 + rng.random::<f64>()).collect();
     let v: Vec<f64> = (0..d).map(|j| (u[j] * u[j] - w_star[j]).sqrt()).collect();
-    let y = (0..n).map(|i| (0..d).map(|j| z[i * d + j] * w_star[j]).sum()).collect();
+    let y = (0..n)
+        .map(|i| (0..d).map(|j| z[i * d + j] * w_star[j]).sum())
+        .collect();
     DlnProblem { d, n, z, y, u, v }
 }
 
@@ -166,13 +167,17 @@ fn dln_hvp_matches_the_closed_form_including_the_residual_term() {
     let x = gaussian(&mut rng, 60);
     let want = p.hvp(&x);
 
-    let mut rich = Hvp::new(&model, p.loss()).unwrap().with_scheme(FdScheme::Richardson);
+    let mut rich = Hvp::new(&model, p.loss())
+        .unwrap()
+        .with_scheme(FdScheme::Richardson);
     let layout = rich.layout().clone();
     let dir = ParamVec::from_flat(&layout, &x, &device()).unwrap();
     let err_rich = rel_err(&rich.apply(&dir).unwrap().to_flat(), &want);
     let mut central = Hvp::new(&model, p.loss()).unwrap();
     let err_central = rel_err(&central.apply(&dir).unwrap().to_flat(), &want);
-    println!("f64 DLN d=30 HVP relative error: richardson {err_rich:.2e}, central {err_central:.2e}");
+    println!(
+        "f64 DLN d=30 HVP relative error: richardson {err_rich:.2e}, central {err_central:.2e}"
+    );
     assert!(err_rich < 1e-10, "{err_rich}");
     assert!(err_central < 1e-7, "{err_central}");
     // The error estimate of Richardson bounds its actual error.
@@ -185,7 +190,9 @@ fn dln_exact_diag_includes_the_residual_term_and_gauss_newton_omits_it() {
     let _ = device();
     let p = dln_generic(12, 9, 3);
     let model = p.model();
-    let mut hvp = Hvp::new(&model, p.loss()).unwrap().with_scheme(FdScheme::Richardson);
+    let mut hvp = Hvp::new(&model, p.loss())
+        .unwrap()
+        .with_scheme(FdScheme::Richardson);
     let exact = exact_diag(&mut hvp, 100, 8).unwrap();
     assert!(rel_err(&exact.diag.to_flat(), &p.diag(false)) < 1e-10);
 
@@ -208,7 +215,9 @@ fn dln_diag_is_four_theta_squared_at_an_interpolating_point_with_pm1_inputs() {
     let four_theta_sq: Vec<f64> = p.u.iter().chain(&p.v).map(|t| 4.0 * t * t).collect();
     let model = p.model();
 
-    let mut hvp = Hvp::new(&model, p.loss()).unwrap().with_scheme(FdScheme::Richardson);
+    let mut hvp = Hvp::new(&model, p.loss())
+        .unwrap()
+        .with_scheme(FdScheme::Richardson);
     let exact = exact_diag(&mut hvp, 100, 16).unwrap();
     assert!(rel_err(&exact.diag.to_flat(), &four_theta_sq) < 1e-10);
 
@@ -241,7 +250,11 @@ fn dln_hvp_accuracy_at_paper_scale() {
         let err = rel_err(&hvp.apply(&dir).unwrap().to_flat(), &want);
         let step = hvp.last_report().unwrap().step;
         println!("f64 DLN d=2000 n=200 {scheme:?} (h = {step:.1e}): relative error {err:.2e}");
-        let bound = if scheme == FdScheme::Richardson { 1e-10 } else { 1e-7 };
+        let bound = if scheme == FdScheme::Richardson {
+            1e-10
+        } else {
+            1e-7
+        };
         assert!(err < bound, "{scheme:?}: {err}");
     }
 }
@@ -330,7 +343,9 @@ fn factorization_hvp_matches_the_hand_derived_formula() {
         let r = a_t.clone().matmul(m).reshape([n]) - b_t.clone();
         r.powi_scalar(2).mean().div_scalar(2.0)
     };
-    let mut hvp = Hvp::new(&model, loss).unwrap().with_scheme(FdScheme::Richardson);
+    let mut hvp = Hvp::new(&model, loss)
+        .unwrap()
+        .with_scheme(FdScheme::Richardson);
     let dir: Vec<f64> = v1.into_iter().chain(v2).collect();
     let dir = ParamVec::from_flat(hvp.layout(), &dir, &device()).unwrap();
     let err = rel_err(&hvp.apply(&dir).unwrap().to_flat(), &want);
@@ -370,7 +385,9 @@ fn mlp_problem() -> (Mlp, impl Fn(&Mlp) -> Tensor<1> + Clone) {
 #[test]
 fn mlp_hessian_is_symmetric_and_matches_second_differences_of_the_loss() {
     let (model, loss) = mlp_problem();
-    let mut hvp = Hvp::new(&model, loss).unwrap().with_scheme(FdScheme::Richardson);
+    let mut hvp = Hvp::new(&model, loss)
+        .unwrap()
+        .with_scheme(FdScheme::Richardson);
     let n = hvp.dim();
     assert_eq!(n, 3 * 4 + 4 + 4 + 1);
     let layout = hvp.layout().clone();
@@ -378,7 +395,9 @@ fn mlp_hessian_is_symmetric_and_matches_second_differences_of_the_loss() {
     // Dense Hessian, column by column from gradient differences.
     let mut h = vec![0.0; n * n];
     for j in 0..n {
-        let column = hvp.apply(&ParamVec::basis(&layout, &device(), j).unwrap()).unwrap();
+        let column = hvp
+            .apply(&ParamVec::basis(&layout, &device(), j).unwrap())
+            .unwrap();
         for (i, x) in column.to_flat().into_iter().enumerate() {
             h[i * n + j] = x;
         }
@@ -388,7 +407,10 @@ fn mlp_hessian_is_symmetric_and_matches_second_differences_of_the_loss() {
         .flat_map(|i| (0..n).map(move |j| (i, j)))
         .map(|(i, j)| (h[i * n + j] - h[j * n + i]).abs())
         .fold(0.0, f64::max);
-    println!("f64 tanh MLP: max |H - H^T| / max |H| = {:.2e}", asym / scale);
+    println!(
+        "f64 tanh MLP: max |H - H^T| / max |H| = {:.2e}",
+        asym / scale
+    );
     assert!(asym / scale < 1e-8, "{}", asym / scale);
 
     // Second scheme, from loss values only:
@@ -399,36 +421,55 @@ fn mlp_hessian_is_symmetric_and_matches_second_differences_of_the_loss() {
         let mut t = theta.clone();
         t[di.0] += di.1;
         t[dj.0] += dj.1;
-        hvp.loss_at(&ParamVec::from_flat(&layout, &t, &device()).unwrap()).unwrap()
+        hvp.loss_at(&ParamVec::from_flat(&layout, &t, &device()).unwrap())
+            .unwrap()
     };
     let mut worst: f64 = 0.0;
     for i in 0..n {
         for j in i..n {
-            let second = (at((i, step), (j, step)) - at((i, step), (j, -step))
-                - at((i, -step), (j, step))
-                + at((i, -step), (j, -step)))
-                / (4.0 * step * step);
+            let second =
+                (at((i, step), (j, step)) - at((i, step), (j, -step)) - at((i, -step), (j, step))
+                    + at((i, -step), (j, -step)))
+                    / (4.0 * step * step);
             worst = worst.max((second - h[i * n + j]).abs());
         }
     }
-    println!("f64 tanh MLP: max |H_grad - H_loss| / max |H| = {:.2e}", worst / scale);
+    println!(
+        "f64 tanh MLP: max |H_grad - H_loss| / max |H| = {:.2e}",
+        worst / scale
+    );
     assert!(worst / scale < 1e-5, "{}", worst / scale);
 
     // The top eigenvalue by Lanczos matches the dense Hessian's.
     let (values, _) = symmetric_eigen(&h, n);
     let top = Lanczos::new(n, 1e-10, 0).run(&mut hvp).unwrap();
-    assert!((top.value - values[n - 1]).abs() < 1e-6 * scale, "{} vs {}", top.value, values[n - 1]);
+    assert!(
+        (top.value - values[n - 1]).abs() < 1e-6 * scale,
+        "{} vs {}",
+        top.value,
+        values[n - 1]
+    );
 }
 
 #[test]
 fn mlp_hutchinson_trace_lies_within_a_few_standard_errors_of_the_dense_trace() {
     let (model, loss) = mlp_problem();
-    let mut hvp = Hvp::new(&model, loss).unwrap().with_scheme(FdScheme::Richardson);
-    let truth = measures::trace(&exact_diag(&mut hvp, 100, 32).unwrap()).unwrap().value;
+    let mut hvp = Hvp::new(&model, loss)
+        .unwrap()
+        .with_scheme(FdScheme::Richardson);
+    let truth = measures::trace(&exact_diag(&mut hvp, 100, 32).unwrap())
+        .unwrap()
+        .value;
     for seed in [1, 2, 3] {
         let est = hutchinson_trace(&mut hvp, 40, seed).unwrap();
-        assert!((est.value - truth).abs() < 4.0 * est.std_err, "{est:?} vs {truth}");
+        assert!(
+            (est.value - truth).abs() < 4.0 * est.std_err,
+            "{est:?} vs {truth}"
+        );
         let pp = hutchpp_trace(&mut hvp, 42, seed).unwrap();
-        assert!((pp.value - truth).abs() < 4.0 * pp.std_err.max(1e-9), "{pp:?} vs {truth}");
+        assert!(
+            (pp.value - truth).abs() < 4.0 * pp.std_err.max(1e-9),
+            "{pp:?} vs {truth}"
+        );
     }
 }
