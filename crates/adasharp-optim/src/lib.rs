@@ -39,8 +39,10 @@ pub mod blocks;
 pub mod error;
 pub mod finite;
 mod hyper;
+pub mod inspect;
 pub mod paper;
 pub mod partition;
+pub mod shampoo;
 
 pub use adalayer::AdalayerConfig;
 pub use adam_e::AdamEConfig;
@@ -49,8 +51,13 @@ pub use agm::{Agm, AgmState, NonFinitePolicy, Preconditioner};
 pub use blocks::BlockRule;
 pub use error::ConfigError;
 pub use finite::{NonFiniteGradient, find_non_finite};
+pub use inspect::{StateTensor, second_moments, state_tensors};
 pub use paper::{PaperAdamConfig, PaperRmsPropConfig};
 pub use partition::{ParamInfo, PartitionEntry, PartitionReport, RuleSource, module_params};
+pub use shampoo::{Grafting, Shampoo, ShampooConfig, ShampooState};
 
 // The `RecordState` derive names these through `crate::`.
 use burn::optim::{RecordState, StateSink, StateSource, join_path};
+
+#[cfg(test)]
+mod hand_steps;
