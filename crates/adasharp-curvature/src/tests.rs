@@ -679,3 +679,83 @@ mod randomness {
         assert!(hv.iter().any(|x| x.abs() > 100.0), "{hv:?}");
     }
 }
+
+mod training_modules {
+    use super::*;
+
+    #[test]
+    fn a_module_on_an_autodiff_device_gives_the_same_products_and_is_left_unchanged() {
+        let values = [0.3f32, -1.0, 2.0];
+        let tracked = Point {
+            theta: Param::from_tensor(Tensor::from_floats(values, &device().autodiff())),
+        };
+        let mut hvp = Hvp::new(&tracked, quadratic(matrix(&a_rows()))).unwrap();
+        let e1 = ParamVec::basis(hvp.layout(), &device(), 1).unwrap();
+        let column = hvp.apply(&e1).unwrap().to_flat();
+        assert!(rel_err(&column, &[1.0, 3.0, 2.0]) < 1e-4, "{column:?}");
+        let after: Vec<f32> = tracked.theta.val().into_data().to_vec().unwrap();
+        assert_eq!(after, values);
+        assert!(tracked.theta.val().is_require_grad());
+    }
+}
+
+mod block_state {
+    use super::*;
+    use adasharp_optim::{AdamMiniConfig, Preconditioner};
+    use burn::nn::{Linear, LinearConfig};
+    use burn::optim::GradientsParams;
+
+    #[test]
+    fn adam_mini_v_is_broadcast_over_its_blocks() {
+        // Linear(2 -> 3), L = sum(G * W) + sum(c * b): the weight gradient is G, the bias
+        // gradient c. Adam-mini (columns for the weight, one block for the bias) keeps
+        // v = (1 - beta_2) * mean over each block of g^2.
+        let device = device().autodiff();
+        let model: Linear = LinearConfig::new(2, 3).init(&device);
+        let g = Tensor::<2>::from_floats([[1.0, 2.0, 3.0], [3.0, 0.0, 1.0]], &device);
+        let c = Tensor::<1>::from_floats([2.0, 2.0, 4.0], &device);
+        let bias = model.bias.as_ref().unwrap().val();
+        let loss = (model.weight.val() * g).sum() + (bias * c).sum();
+        let config = AdamMiniConfig::new().with_bias_correction(false);
+        let partition = config.partition(&model).unwrap();
+        let mut optim = config.init_for(&model);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let model = optim.step(1e-3, model, grads);
+
+        let layout = ParamLayout::from_module(&model);
+        let state = OptimizerState::from_record(optim.to_record()).unwrap();
+        let v = second_moment(
+            &state,
+            &layout,
+            Some(&partition),
+            BiasCorrection::None,
+            &device,
+        )
+        .unwrap();
+        // Column means of g^2: (1 + 9)/2 = 5, (4 + 0)/2 = 2, (9 + 1)/2 = 5; bias (4+4+16)/3 = 8.
+        let want: Vec<f64> = [5.0, 2.0, 5.0, 5.0, 2.0, 5.0, 8.0, 8.0, 8.0]
+            .iter()
+            .map(|x| 0.001 * x)
+            .collect();
+        assert!(rel_err(&v.to_flat(), &want) < 1e-4, "{:?}", v.to_flat());
+        // Without the partition the reduced v cannot be placed.
+        assert!(second_moment(&state, &layout, None, BiasCorrection::None, &device).is_err());
+
+        let p = Preconditioner {
+            lambda: 0.5,
+            epsilon: 1e-8,
+        };
+        let record = optim.to_record();
+        let s = preconditioner_diag(
+            record,
+            &layout,
+            Some(&partition),
+            p,
+            BiasCorrection::None,
+            &device,
+        )
+        .unwrap();
+        let want: Vec<f64> = want.iter().map(|v| 1.0 / (v.sqrt() + 1e-8)).collect();
+        assert!(rel_err(&s.to_flat(), &want) < 1e-4);
+    }
+}
