@@ -470,7 +470,8 @@ impl SharpnessMonitor {
         };
         match measure {
             Measure::TraceHutchpp { budget } => {
-                let t = hutchpp_trace(op, *budget, seed)?;
+                // Probes independent of the diagonal estimate's.
+                let t = hutchpp_trace(op, *budget, mix(seed, 1))?;
                 Ok(MeasureValue {
                     value: t.value,
                     std_err: Some(t.std_err),

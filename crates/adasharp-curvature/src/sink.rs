@@ -129,10 +129,9 @@ impl CsvSink {
         .map(|s| s.to_string())
         .collect();
         for m in &record.measures {
-            let name = csv_field(&m.name);
-            cols.push(name.clone());
-            cols.push(format!("{name}_se"));
-            cols.push(format!("{name}_clipped"));
+            cols.push(csv_field(&m.name));
+            cols.push(csv_field(&format!("{}_se", m.name)));
+            cols.push(csv_field(&format!("{}_clipped", m.name)));
         }
         cols.join(",")
     }

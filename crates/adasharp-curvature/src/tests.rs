@@ -125,6 +125,36 @@ mod hvp {
     }
 
     #[test]
+    fn trace_and_top_eigenvalue_of_a_quadratic_are_those_of_a() {
+        // A = tridiagonal Toeplitz (3 on the diagonal, -1 beside it), n = 5: tr(A) = 15 and
+        // lambda_max = 3 + 2 cos(pi / 6) = 3 + sqrt(3).
+        let rows: Vec<Vec<f64>> = (0..5usize)
+            .map(|i| {
+                (0..5)
+                    .map(|j| match i.abs_diff(j) {
+                        0 => 3.0,
+                        1 => -1.0,
+                        _ => 0.0,
+                    })
+                    .collect()
+            })
+            .collect();
+        let rows: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
+        let model = point(&[0.5, -0.2, 1.0, 0.0, 2.0]);
+        let mut hvp = Hvp::new(&model, quadratic(matrix(&rows))).unwrap();
+        let exact = measures::trace(&exact_diag(&mut hvp, 10, 5).unwrap()).unwrap();
+        assert!((exact.value - 15.0).abs() < 1e-3, "{exact:?}");
+        let tr = hutchinson_trace(&mut hvp, 30, 3).unwrap();
+        assert!((tr.value - 15.0).abs() < 4.0 * tr.std_err, "{tr:?}");
+        let top = Lanczos::new(5, 1e-6, 0).run(&mut hvp).unwrap();
+        assert!(
+            (top.value - (3.0 + 3f64.sqrt())).abs() < 1e-3,
+            "{}",
+            top.value
+        );
+    }
+
+    #[test]
     fn central_costs_two_gradients_richardson_four_and_zero_costs_nothing() {
         let model = point(&[0.3, -1.0, 2.0]);
         let mut hvp = Hvp::new(&model, quadratic(matrix(&a_rows()))).unwrap();
@@ -497,6 +527,10 @@ mod monitor {
             Measure::Trace,
             Measure::TraceSqrtDiag,
             Measure::TopEigenvalue,
+            Measure::AdamEpsTrace {
+                epsilon: 0.001,
+                sigma: 0.1,
+            },
         ])
         .with_every(5)
         .with_exact_diag();
@@ -523,6 +557,15 @@ mod monitor {
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("step,loss,estimator,probes,hvps,gradients,seconds"));
         assert!(lines[0].contains("trace_sqrt_diag_se"));
+        // A name holding a comma is quoted as a whole, so every line has the same field count.
+        assert!(
+            lines[0].ends_with(r#""adam_eps_trace(0.001,0.1)_clipped""#),
+            "{}",
+            lines[0]
+        );
+        // 8 fixed columns + 3 per measure = 20; the 3 quoted names hold one comma each.
+        assert_eq!(lines[0].split(',').count(), 20 + 3);
+        assert_eq!(lines[1].split(',').count(), 20);
         assert!(lines[1].starts_with("5,"));
         assert!(text.ends_with('\n'));
     }
@@ -693,7 +736,7 @@ mod training_modules {
         let e1 = ParamVec::basis(hvp.layout(), &device(), 1).unwrap();
         let column = hvp.apply(&e1).unwrap().to_flat();
         assert!(rel_err(&column, &[1.0, 3.0, 2.0]) < 1e-4, "{column:?}");
-        let after: Vec<f32> = tracked.theta.val().into_data().to_vec().unwrap();
+        let after: Vec<f32> = tracked.theta.val().into_data().try_to_vec().unwrap();
         assert_eq!(after, values);
         assert!(tracked.theta.val().is_require_grad());
     }
