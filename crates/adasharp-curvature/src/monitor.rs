@@ -80,7 +80,7 @@ impl Measure {
     }
 
     /// The measure from a diagonal estimate, if it is one of the diagonal measures.
-    pub fn from_diag(&self, est: &DiagEstimate) -> Option<Result<MeasureValue>> {
+    pub fn evaluate_diag(&self, est: &DiagEstimate) -> Option<Result<MeasureValue>> {
         Some(match self {
             Measure::Trace => trace(est),
             Measure::TraceSqrtDiag => trace_sqrt_diag(est),
@@ -424,7 +424,7 @@ impl SharpnessMonitor {
         check_finite("loss", step, loss)?;
         let mut entries = Vec::new();
         for measure in &self.config.measures {
-            let value = measure.from_diag(est).ok_or_else(|| {
+            let value = measure.evaluate_diag(est).ok_or_else(|| {
                 CurvatureError::invalid(
                     "measures",
                     format!("`{}` needs Hessian-vector products", measure.name()),
@@ -459,7 +459,7 @@ impl SharpnessMonitor {
         seed: u64,
     ) -> Result<MeasureValue> {
         if let Some(est) = diag
-            && let Some(value) = measure.from_diag(est)
+            && let Some(value) = measure.evaluate_diag(est)
         {
             return value;
         }

@@ -644,9 +644,8 @@ mod f32_accuracy {
         let x = draws(&mut rng, 2 * d, 1.0);
         let w: Vec<f64> = (0..d).map(|j| u[j] * u[j] - v[j] * v[j]).collect();
         let mut want = vec![0.0; 2 * d];
-        for i in 0..n {
-            let zi = &z[i * d..(i + 1) * d];
-            let r: f64 = (0..d).map(|j| zi[j] * w[j]).sum::<f64>() - y[i];
+        for (zi, yi) in z.chunks(d).zip(&y) {
+            let r: f64 = (0..d).map(|j| zi[j] * w[j]).sum::<f64>() - yi;
             let jx: f64 = (0..d)
                 .map(|j| 2.0 * zi[j] * (u[j] * x[j] - v[j] * x[d + j]))
                 .sum();

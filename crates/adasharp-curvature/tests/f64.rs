@@ -313,9 +313,8 @@ fn factorization_hvp_matches_the_hand_derived_formula() {
         .map(|(x, y)| x + y)
         .collect();
     let (mut g, mut dg) = (vec![0.0; p * p], vec![0.0; p * p]);
-    for i in 0..n {
-        let ai = &a[i * p * p..(i + 1) * p * p];
-        let r: f64 = ai.iter().zip(&m).map(|(x, y)| x * y).sum::<f64>() - b[i];
+    for (ai, bi) in a.chunks(p * p).zip(&b) {
+        let r: f64 = ai.iter().zip(&m).map(|(x, y)| x * y).sum::<f64>() - bi;
         let da: f64 = ai.iter().zip(&dm).map(|(x, y)| x * y).sum();
         for k in 0..p * p {
             g[k] += r * ai[k] / n as f64;
