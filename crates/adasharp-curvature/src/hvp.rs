@@ -99,6 +99,14 @@ pub struct HvpReport {
 ///
 /// See the [module documentation](self) for the formulas and for how `loss` is called.
 ///
+/// The coordinates are the module's float parameters as stored (one slot per [`ParamId`],
+/// shared parameters once). Limitations: a reparameterized parameter (LoRA) contributes its
+/// stored base and its adapter factors as separate coordinates, not the merged weight; integer
+/// and boolean tensors and batch-norm running statistics are not coordinates (the copies'
+/// running statistics are discarded with the copies).
+///
+/// [`ParamId`]: burn::module::ParamId
+///
 /// ```
 /// use adasharp_curvature::{FdScheme, Hvp, LinearOperator, ParamVec};
 /// use burn::module::{Module, Param};

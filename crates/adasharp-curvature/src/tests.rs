@@ -588,10 +588,10 @@ mod monitor {
             cost: OperatorCost::default(),
         };
         let err = monitor.record_from_diag(7, 0.1, &est, 0.0).unwrap_err();
-        assert!(
-            matches!(&err, CurvatureError::NonFiniteMeasure { measure, step: 7, .. } if measure == "trace"),
-            "{err}"
-        );
+        let CurvatureError::NonFiniteMeasure { measure, step, .. } = &err else {
+            panic!("unexpected error: {err}");
+        };
+        assert_eq!((measure.as_str(), *step), ("trace", 7));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
     }
 
