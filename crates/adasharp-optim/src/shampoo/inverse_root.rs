@@ -118,7 +118,7 @@ pub fn inverse_root(
         .ok_or(RootError::NoConvergence { iterations })?;
 
     let residual = backward_error(&symmetric, &eigen);
-    if !(residual <= tolerance) {
+    if residual.is_nan() || residual > tolerance {
         return Err(RootError::Residual {
             residual,
             tolerance,

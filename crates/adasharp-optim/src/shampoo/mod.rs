@@ -256,7 +256,7 @@ impl Shampoo {
     /// `start, start + k, start + 2k, ...` with `k = precondition_interval`.
     pub fn is_root_step(&self, time: usize) -> bool {
         time >= self.start_preconditioning_step
-            && (time - self.start_preconditioning_step) % self.precondition_interval == 0
+            && (time - self.start_preconditioning_step).is_multiple_of(self.precondition_interval)
     }
 
     /// Whether `grad` may be used, according to the non-finite policy.

@@ -28,7 +28,7 @@ impl FactorBlock {
         }
     }
 
-    fn to_device(self, device: &Device) -> Self {
+    fn into_device(self, device: &Device) -> Self {
         Self {
             left: self.left.to_device(device),
             right: self.right.to_device(device),
@@ -93,7 +93,7 @@ impl<const D: usize> ShampooState<D> {
                 self.factors
                     .0
                     .into_iter()
-                    .map(|b| b.to_device(device))
+                    .map(|b| b.into_device(device))
                     .collect(),
             ),
             ..self

@@ -243,7 +243,7 @@ fn shampoo_computes_roots_exactly_once_per_interval() {
         assert_eq!(s.root_computations, (t - 1) / 3 + 1, "step {t}");
         let root = values(s.factors.0[0].left_root.as_ref().unwrap());
         let recomputed = previous_root.as_ref() != Some(&root);
-        assert_eq!(recomputed, (t - 1) % 3 == 0, "step {t}");
+        assert_eq!(recomputed, (t - 1).is_multiple_of(3), "step {t}");
         previous_root = Some(root);
     }
 }
@@ -444,7 +444,13 @@ fn adversarial(t: usize, rng: &mut Rng) -> Vec<f32> {
         3 => normals,
         4 => normals.iter().map(|v| v * scale).collect(),
         5 => (0..6)
-            .map(|i| if (i + t) % 2 == 0 { 1e10 } else { -1e10 })
+            .map(|i| {
+                if (i + t).is_multiple_of(2) {
+                    1e10
+                } else {
+                    -1e10
+                }
+            })
             .collect(),
         6 => vec![f32::NAN, 1.0, 1.0, 1.0, 1.0, 1.0],
         7 => vec![f32::INFINITY, 0.0, 0.0, 0.0, 0.0, 0.0],
