@@ -82,16 +82,32 @@ fn one_step<const D: usize>(config: &ShampooConfig, grad: Tensor<D>) -> Vec<f32>
     values(&theta)
 }
 
+/// Steps `optim` through `grads` with `lr = 0.05`, from `theta` and `state`.
 fn run<const D: usize>(
     optim: &Shampoo,
-    mut theta: Tensor<D>,
-    mut state: Option<ShampooState<D>>,
+    theta: Tensor<D>,
+    state: Option<ShampooState<D>>,
     grads: impl IntoIterator<Item = Tensor<D>>,
 ) -> (Tensor<D>, Option<ShampooState<D>>) {
-    for grad in grads {
-        (theta, state) = optim.step(0.05, theta, grad, state);
-    }
-    (theta, state)
+    grads
+        .into_iter()
+        .fold((theta, state), |(theta, state), grad| {
+            optim.step(0.05, theta, grad, state)
+        })
+}
+
+/// Steps `optim` through `grads` with learning rate `lr`, from `theta` and no state.
+fn run_lr<const D: usize>(
+    optim: &Shampoo,
+    lr: f64,
+    theta: Tensor<D>,
+    grads: Vec<Tensor<D>>,
+) -> (Tensor<D>, Option<ShampooState<D>>) {
+    grads
+        .into_iter()
+        .fold((theta, None), |(theta, state), grad| {
+            optim.step(lr, theta, grad, state)
+        })
 }
 
 // ---------------------------------------------------------------- hand-derived single steps
@@ -179,6 +195,36 @@ fn shampoo_adagrad_grafting_takes_adagrads_norm() {
         &[10.0 * k, 4.0 * k, 4.0 * k, 10.0 * k],
         1e-6,
     );
+}
+
+#[test]
+fn shampoo_two_steps_with_momentum_match_hand_derivation() {
+    // G = [[3, 4], [-4, 3]] is 5 times a rotation, so G G^T = G^T G = 25 I and, with b2 = 1,
+    // L_t = R_t = 25 t I after t equal steps: (L_t + eps I)^(-1/4) = (25 t + eps)^(-1/4) I and
+    // D_t = m_t / sqrt(25 t + eps). eps = 119 makes sqrt(144) = 12 and sqrt(169) = 13.
+    // Without bias correction, b1 = 0.5: m_1 = 0.5 G, m_2 = 0.75 G, so
+    //   theta_2 = -(G / 24 + 3 G / 52) = -G (13 + 18) / 312 = -31 G / 312.
+    // With bias correction m_hat_1 = m_hat_2 = G: theta_2 = -(G / 12 + G / 13) = -25 G / 156.
+    let g = Tensor::<2>::from_data([[3.0, 4.0], [-4.0, 3.0]], &device());
+    for (bias_correction, factor) in [(false, 31.0 / 312.0), (true, 25.0 / 156.0)] {
+        let optim = paper_form(119.0)
+            .with_beta_1(0.5)
+            .with_bias_correction(bias_correction)
+            .build();
+        let (theta, _) = run_lr(&optim, 1.0, g.zeros_like(), vec![g.clone(), g.clone()]);
+        let expected = [3.0, 4.0, -4.0, 3.0].map(|x: f64| -factor * x);
+        assert_close(&values(&theta), &expected, 1e-6);
+    }
+}
+
+#[test]
+fn shampoo_weight_decay_is_decoupled() {
+    // A zero gradient gives a zero update (0 / (0 + eps)), so only the decay acts:
+    // theta <- (1 - lr wd) theta = (1 - 0.1 * 0.5) theta = 0.95 theta.
+    let optim = ShampooConfig::new().with_weight_decay(0.5).build();
+    let theta = Tensor::<2>::from_data([[1.0, 2.0], [3.0, 4.0]], &device());
+    let (theta, _) = optim.step(0.1, theta.clone(), theta.zeros_like(), None);
+    assert_close(&values(&theta), &[0.95, 1.9, 2.85, 3.8], 1e-6);
 }
 
 #[test]
