@@ -444,10 +444,9 @@ impl Optimizer for Shampoo {
         }
         state.momentum = momentum;
 
-        let v = self
+        state.graft_moment = self
             .diagonal
             .second_moment(grad.clone(), state.graft_moment);
-        state.graft_moment = v;
         let diagonal_step = self
             .diagonal
             .step(m_hat.clone(), state.graft_moment.clone(), time);

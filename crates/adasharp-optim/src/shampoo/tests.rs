@@ -535,7 +535,10 @@ fn shampoo_ten_thousand_random_and_adversarial_steps_stay_finite() {
         let factor = &state.factors.0[0];
         assert!(all_finite(&values(&factor.left)) && all_finite(&values(&factor.right)));
         // Every recomputation succeeded: overflowing statistics were dropped, never stored.
-        assert_eq!(state.root_computations, state.time.div_ceil(config_interval));
+        assert_eq!(
+            state.root_computations,
+            state.time.div_ceil(config_interval)
+        );
         assert_eq!(state.root_failures, 0);
     }
 }
