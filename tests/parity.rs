@@ -39,7 +39,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> f32 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     }
 }
@@ -51,8 +54,14 @@ fn host_gradients(model: &Mlp, rng: &mut Lcg, device: &Device) -> GradientsParam
     for p in module_params(model) {
         let values: Vec<f32> = (0..p.numel()).map(|_| rng.next()).collect();
         match p.dims.len() {
-            1 => grads.register(p.id, Tensor::<1>::from_data(TensorData::new(values, p.dims), &inner)),
-            2 => grads.register(p.id, Tensor::<2>::from_data(TensorData::new(values, p.dims), &inner)),
+            1 => grads.register(
+                p.id,
+                Tensor::<1>::from_data(TensorData::new(values, p.dims), &inner),
+            ),
+            2 => grads.register(
+                p.id,
+                Tensor::<2>::from_data(TensorData::new(values, p.dims), &inner),
+            ),
             rank => panic!("unexpected rank {rank}"),
         }
     }
@@ -83,14 +92,15 @@ fn run_steps(reference: &Mlp, backend: &Backend, make: &dyn Fn() -> ModuleOptimi
 }
 
 fn assert_close(name: &str, backend: &str, actual: &[f32], expected: &[f32]) {
+    let tolerance = STEP_TOLERANCE;
     let worst = actual
         .iter()
         .zip(expected)
         .map(|(a, e)| (a - e).abs())
         .fold(0.0f32, f32::max);
     assert!(
-        worst <= STEP_TOLERANCE,
-        "{name} on {backend}: max |difference| from Flex {worst:e} > {STEP_TOLERANCE:e}"
+        worst <= tolerance,
+        "{name} on {backend}: max |difference| from Flex {worst:e} > {tolerance:e}"
     );
     println!("{name} on {backend}: max |difference| from Flex {worst:.2e}");
 }
@@ -104,14 +114,29 @@ fn optimizers() -> Vec<Maker> {
         ("adam-mini columns", Box::new(mini(BlockRule::Columns))),
         ("adam-mini rows", Box::new(mini(BlockRule::Rows))),
         ("adam-mini tensor", Box::new(mini(BlockRule::Tensor))),
-        ("adam-mini heads(2)", Box::new(mini(BlockRule::Heads { n_heads: 2 }))),
+        (
+            "adam-mini heads(2)",
+            Box::new(mini(BlockRule::Heads { n_heads: 2 })),
+        ),
         ("adalayer", Box::new(|| AdalayerConfig::new().init())),
         ("adame(0.3)", Box::new(|| AdamEConfig::new(0.3).init())),
         ("paper adam", Box::new(|| PaperAdamConfig::new().init())),
-        ("paper rmsprop", Box::new(|| PaperRmsPropConfig::new().init())),
+        (
+            "paper rmsprop",
+            Box::new(|| PaperRmsPropConfig::new().init()),
+        ),
+        // Shampoo's inverse roots amplify the f32 rounding of its statistics by up to
+        // eps^(-1/4) along their smallest eigenvalues. Measured after 20 steps: with the default
+        // eps = 1e-12, backends differ by up to 3e-2; with 1e-6 by 1.4e-3 (wgpu); with 1e-4 by
+        // 2e-5, which this test uses so it checks the implementation, not the conditioning.
         (
             "shampoo",
-            Box::new(|| ShampooConfig::new().with_precondition_interval(5).init()),
+            Box::new(|| {
+                ShampooConfig::new()
+                    .with_precondition_interval(5)
+                    .with_epsilon(1e-4)
+                    .init()
+            }),
         ),
     ]
 }

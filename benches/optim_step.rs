@@ -1,0 +1,134 @@
+//! Optimizer step time of each adasharp optimizer against Burn's `Adam` on the same parameters
+//! and gradients, on Flex (CPU) or the backend named by `ADASHARP_BENCH_BACKEND`. Each group holds the baseline `adam (burn)`; `perf_report`
+//! turns the medians into ratios.
+//!
+//! Run: `cargo bench --bench optim_step` (then `cargo bench --bench perf_report`).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use adasharp::optim::{
+    AdalayerConfig, AdamEConfig, AdamMiniConfig, PaperAdamConfig, ShampooConfig, module_params,
+};
+use burn::module::{Module, Param, ParamId};
+use burn::nn::{Linear, LinearConfig};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Distribution, Tensor};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+mod common;
+
+#[derive(Module, Debug)]
+struct Mlp {
+    l1: Linear,
+    l2: Linear,
+    l3: Linear,
+}
+
+#[derive(Module, Debug)]
+struct Matrix {
+    weight: Param<Tensor<2>>,
+}
+
+#[derive(Module, Debug)]
+struct Dln {
+    u: Param<Tensor<1>>,
+    v: Param<Tensor<1>>,
+}
+
+/// Fixed gradients, one random tensor per parameter, re-registered for every step.
+struct FixedGrads(Vec<(ParamId, Grad)>);
+
+enum Grad {
+    One(Tensor<1>),
+    Two(Tensor<2>),
+}
+
+impl FixedGrads {
+    fn for_module<M: Module>(module: &M, device: &Device) -> Self {
+        let inner = device.clone().inner();
+        let grads = module_params(module)
+            .into_iter()
+            .map(|p| {
+                let grad = match p.dims.len() {
+                    1 => Grad::One(Tensor::random([p.dims[0]], Distribution::Default, &inner)),
+                    _ => Grad::Two(Tensor::random(
+                        [p.dims[0], p.dims[1]],
+                        Distribution::Default,
+                        &inner,
+                    )),
+                };
+                (p.id, grad)
+            })
+            .collect();
+        Self(grads)
+    }
+
+    fn params(&self) -> GradientsParams {
+        let mut grads = GradientsParams::new();
+        for (id, grad) in &self.0 {
+            match grad {
+                Grad::One(t) => grads.register(*id, t.clone()),
+                Grad::Two(t) => grads.register(*id, t.clone()),
+            }
+        }
+        grads
+    }
+}
+
+fn optimizers() -> Vec<(&'static str, fn() -> ModuleOptimizer)> {
+    vec![
+        ("adam (burn)", || AdamConfig::new().init()),
+        ("adam-mini", || AdamMiniConfig::new().init()),
+        ("adalayer", || AdalayerConfig::new().init()),
+        ("adame(0.25)", || AdamEConfig::new(0.25).init()),
+        ("paper adam", || PaperAdamConfig::new().init()),
+        ("shampoo k=10", || {
+            ShampooConfig::new().with_precondition_interval(10).init()
+        }),
+    ]
+}
+
+fn bench_module<M: Module + Clone>(c: &mut Criterion, group: &str, module: M, device: &Device) {
+    let grads = FixedGrads::for_module(&module, device);
+    let mut g = c.benchmark_group(group);
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(4));
+    for (name, make) in optimizers() {
+        let mut optim = make();
+        let mut model = Some(module.clone());
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let next = optim.step(1e-3, model.take().unwrap(), grads.params());
+                device.sync().unwrap();
+                model = Some(black_box(next));
+            })
+        });
+    }
+    g.finish();
+}
+
+fn optimizer_steps(c: &mut Criterion) {
+    let device = common::bench_device();
+    let mlp = Mlp {
+        l1: LinearConfig::new(784, 512).init(&device),
+        l2: LinearConfig::new(512, 512).init(&device),
+        l3: LinearConfig::new(512, 10).init(&device),
+    };
+    bench_module(c, "step mlp 784-512-512-10", mlp, &device);
+
+    let matrix = Matrix {
+        weight: Param::from_tensor(Tensor::random([1024, 1024], Distribution::Default, &device)),
+    };
+    bench_module(c, "step matrix 1024x1024", matrix, &device);
+
+    let dln = Dln {
+        u: Param::from_tensor(Tensor::random([10_000], Distribution::Default, &device)),
+        v: Param::from_tensor(Tensor::random([10_000], Distribution::Default, &device)),
+    };
+    bench_module(c, "step dln 20000", dln, &device);
+}
+
+criterion_group!(benches, optimizer_steps);
+criterion_main!(benches);

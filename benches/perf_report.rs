@@ -1,0 +1,137 @@
+//! Turns the latest criterion medians into ratio tables against each group's baseline, and adds
+//! optimizer state sizes from the partition reports. Prints Markdown for docs/PERFORMANCE.md.
+//!
+//! Run after the timing benches: `cargo bench --bench perf_report`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use adasharp::optim::{AdalayerConfig, AdamMiniConfig};
+use burn::module::{Module, Param};
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::{Device, Tensor};
+
+/// The baseline each group is compared against.
+const BASELINES: [&str; 2] = ["adam (burn)", "gradient"];
+
+fn find_benchmarks(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.ends_with("new") && path.join("estimates.json").exists() {
+            out.push(path);
+        } else if path.is_dir() {
+            find_benchmarks(&path, out);
+        }
+    }
+}
+
+fn read_json(path: &Path) -> Option<serde_json::Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+/// group -> [(function, median seconds)]
+fn medians(root: &Path) -> BTreeMap<String, Vec<(String, f64)>> {
+    let mut dirs = Vec::new();
+    find_benchmarks(root, &mut dirs);
+    let mut out: BTreeMap<String, Vec<(String, f64)>> = BTreeMap::new();
+    for dir in dirs {
+        let (Some(bench), Some(est)) = (
+            read_json(&dir.join("benchmark.json")),
+            read_json(&dir.join("estimates.json")),
+        ) else {
+            continue;
+        };
+        let group = bench["group_id"].as_str().unwrap_or("?").to_string();
+        let function = bench["function_id"].as_str().unwrap_or("?").to_string();
+        let Some(median_ns) = est["median"]["point_estimate"].as_f64() else {
+            continue;
+        };
+        out.entry(group)
+            .or_default()
+            .push((function, median_ns * 1e-9));
+    }
+    out
+}
+
+#[derive(Module, Debug)]
+struct Mlp {
+    l1: Linear,
+    l2: Linear,
+    l3: Linear,
+}
+
+#[derive(Module, Debug)]
+struct Dln {
+    u: Param<Tensor<1>>,
+    v: Param<Tensor<1>>,
+}
+
+fn state_table() {
+    let device = Device::flex();
+    let mlp = Mlp {
+        l1: LinearConfig::new(784, 512).init(&device),
+        l2: LinearConfig::new(512, 512).init(&device),
+        l3: LinearConfig::new(512, 10).init(&device),
+    };
+    let dln = Dln {
+        u: Param::from_tensor(Tensor::zeros([10_000], &device)),
+        v: Param::from_tensor(Tensor::zeros([10_000], &device)),
+    };
+    println!("\n### Optimizer state (f32)\n");
+    println!("| model | Adam (burn) bytes | Adam-mini bytes | ratio | Adalayer bytes | ratio |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let row = |name: &str,
+               mini: adasharp::optim::PartitionReport,
+               layer: adasharp::optim::PartitionReport| {
+        let adam = mini.adam_state_bytes() as f64;
+        println!(
+            "| {name} | {} | {} | {:.3} | {} | {:.3} |",
+            adam,
+            mini.state_bytes(),
+            mini.state_bytes() as f64 / adam,
+            layer.state_bytes(),
+            layer.state_bytes() as f64 / adam
+        );
+    };
+    row(
+        "MLP 784-512-512-10",
+        AdamMiniConfig::new().partition(&mlp).unwrap(),
+        AdalayerConfig::new().partition(&mlp).unwrap(),
+    );
+    row(
+        "DLN d=10000",
+        AdamMiniConfig::new().partition(&dln).unwrap(),
+        AdalayerConfig::new().partition(&dln).unwrap(),
+    );
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("criterion");
+    let groups = medians(&root);
+    if groups.is_empty() {
+        println!(
+            "no criterion results under {}: run the timing benches first",
+            root.display()
+        );
+    }
+    for (group, mut rows) in groups {
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        let baseline = rows
+            .iter()
+            .find(|(f, _)| BASELINES.contains(&f.as_str()))
+            .map(|(_, t)| *t);
+        println!("\n### {group}\n");
+        println!("| what | median | ratio to baseline |");
+        println!("|---|---:|---:|");
+        for (function, t) in &rows {
+            let ratio = baseline.map_or("-".to_string(), |b| format!("{:.2}x", t / b));
+            println!("| {function} | {:.3} ms | {ratio} |", t * 1e3);
+        }
+    }
+    state_table();
+}
