@@ -202,8 +202,7 @@ impl AdamMiniConfig {
             .rules
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.group.matches(&param.id, Some(&param.path)))
-            .next_back()
+            .rfind(|(_, r)| r.group.matches(&param.id, Some(&param.path)))
         {
             return (rule.rule, RuleSource::UserRule(i), None);
         }

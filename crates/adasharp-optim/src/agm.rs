@@ -88,7 +88,7 @@ pub struct AgmState<const D: usize> {
 }
 
 impl<const D: usize> AgmState<D> {
-    fn to_device(self, device: &Device) -> Self {
+    fn moved_to(self, device: &Device) -> Self {
         Self {
             moment_1: self.moment_1.map(|m| m.to_device(device)),
             moment_2: self.moment_2.to_device(device),
@@ -115,7 +115,10 @@ impl Agm {
 
     /// A copy that applies `rule` instead.
     pub fn with_rule(&self, rule: BlockRule) -> Self {
-        Self { rule, ..self.clone() }
+        Self {
+            rule,
+            ..self.clone()
+        }
     }
 
     /// Whether `grad` may be used, according to the non-finite policy.
@@ -133,7 +136,9 @@ impl Agm {
                 panic!("non-finite gradient at optimizer step {step} for a tensor of dims {dims:?}")
             }
             _ => {
-                log::warn!("skipping step {step}: non-finite gradient for a tensor of dims {dims:?}");
+                log::warn!(
+                    "skipping step {step}: non-finite gradient for a tensor of dims {dims:?}"
+                );
                 false
             }
         }
@@ -148,7 +153,10 @@ impl Agm {
     }
 
     fn second_moment<const D: usize>(&self, grad: Tensor<D>, prev: Option<Tensor<D>>) -> Tensor<D> {
-        let fresh = self.rule.block_mean(grad.square()).mul_scalar(1.0 - self.beta_2);
+        let fresh = self
+            .rule
+            .block_mean(grad.square())
+            .mul_scalar(1.0 - self.beta_2);
         match prev {
             Some(v) => v.mul_scalar(self.beta_2) + fresh,
             None => fresh,
@@ -168,7 +176,10 @@ impl Optimizer for Agm {
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         let time = state.as_ref().map_or(0, |s| s.time) + 1;
         if !self.accepts(&grad, time) {
-            let state = state.map(|s| AgmState { skipped_steps: s.skipped_steps + 1, ..s });
+            let state = state.map(|s| AgmState {
+                skipped_steps: s.skipped_steps + 1,
+                ..s
+            });
             return (tensor, state);
         }
         if let Err(err) = self.rule.check(&grad.dims()) {
@@ -191,7 +202,9 @@ impl Optimizer for Agm {
             v_hat = v_hat.div_scalar(1.0 - self.beta_2.powi(time as i32));
         }
 
-        let direction = self.rule.scale_by_block(m_hat, self.preconditioner.apply(v_hat));
+        let direction = self
+            .rule
+            .scale_by_block(m_hat, self.preconditioner.apply(v_hat));
 
         let decayed = if self.weight_decay > 0.0 {
             tensor.mul_scalar(1.0 - lr * self.weight_decay)
@@ -210,6 +223,6 @@ impl Optimizer for Agm {
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
-        state.to_device(device)
+        state.moved_to(device)
     }
 }

@@ -1,10 +1,8 @@
 //! Finding non-finite gradients by parameter path, before an optimizer step.
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
-
-use crate::module_params;
 
 /// A parameter whose gradient holds NaN or infinity.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -18,28 +16,46 @@ pub struct NonFiniteGradient {
 
 /// The first parameter of `module` (in module order) whose gradient in `grads` is not finite.
 ///
-/// Costs one device read per parameter. A training loop calls it before
+/// Costs one device read per parameter that has a gradient. A training loop calls it before
 /// `ModuleOptimizer::step` to stop with the parameter's path and its own step number.
 pub fn find_non_finite<M: Module>(module: &M, grads: &GradientsParams) -> Option<NonFiniteGradient> {
-    module_params(module).into_iter().find_map(|param| {
-        let finite = match param.dims.len() {
-            1 => all_finite::<1>(grads, &param),
-            2 => all_finite::<2>(grads, &param),
-            3 => all_finite::<3>(grads, &param),
-            4 => all_finite::<4>(grads, &param),
-            _ => Some(true),
-        };
-        (finite == Some(false)).then(|| NonFiniteGradient {
-            path: param.path,
-            dims: param.dims,
-        })
-    })
+    let mut finder = Finder {
+        grads,
+        segments: Vec::new(),
+        found: None,
+    };
+    module.visit(&mut finder);
+    finder.found
 }
 
-fn all_finite<const D: usize>(
-    grads: &GradientsParams,
-    param: &crate::partition::ParamInfo,
-) -> Option<bool> {
-    let grad: Tensor<D> = grads.get(param.id)?;
-    Some(grad.is_finite().all().into_scalar::<bool>())
+struct Finder<'a> {
+    grads: &'a GradientsParams,
+    segments: Vec<String>,
+    found: Option<NonFiniteGradient>,
+}
+
+impl ModuleVisitor for Finder<'_> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.segments.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.segments.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if self.found.is_some() {
+            return;
+        }
+        let Some(grad) = self.grads.get::<D>(param.id) else {
+            return;
+        };
+        let dims = grad.dims().to_vec();
+        if !grad.is_finite().all().into_scalar::<bool>() {
+            self.found = Some(NonFiniteGradient {
+                path: self.segments.join("."),
+                dims,
+            });
+        }
+    }
 }
