@@ -18,7 +18,9 @@ use crate::BlockRule;
 
 /// What a step does with a gradient holding NaN or infinity.
 ///
-/// Detecting it reads one boolean back from the device per parameter tensor per step.
+/// Detecting it reads one scalar back from the device per parameter tensor per step (the sum of
+/// the step's block statistic `mean_B(g^2)`, which is non-finite exactly when some `g_i` is, or
+/// when `g_i^2` overflows).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum NonFinitePolicy {
@@ -46,8 +48,11 @@ pub struct Preconditioner {
 impl Preconditioner {
     /// `1 / (v^lambda + eps)`, with `v^(1/2)` computed as a square root and `v^0 = 1`.
     pub fn apply<const D: usize>(&self, v: Tensor<D>) -> Tensor<D> {
+        // Square roots are several times cheaper than a general power on CPU backends.
         let powered = if self.lambda == 0.5 {
             v.sqrt()
+        } else if self.lambda == 0.25 {
+            v.sqrt().sqrt()
         } else if self.lambda == 0.0 {
             v.ones_like()
         } else {
@@ -121,24 +126,27 @@ impl Agm {
         }
     }
 
-    /// Whether `grad` may be used, according to the non-finite policy.
-    fn accepts<const D: usize>(&self, grad: &Tensor<D>, step: usize) -> bool {
+    /// Whether a step whose fresh block statistic `mean_B(g^2)` is `stat` may proceed.
+    ///
+    /// A NaN or infinite gradient entry makes the statistic's sum non-finite, so checking one
+    /// scalar of the (often much smaller) statistic replaces a full pass over the gradient. A
+    /// finite gradient whose square overflows is refused the same way: its `v` would be infinite.
+    fn accepts<const D: usize>(&self, stat: &Tensor<D>, step: usize) -> bool {
         if self.non_finite == NonFinitePolicy::Unchecked {
             return true;
         }
-        let finite = grad.clone().is_finite().all().into_scalar::<bool>();
-        if finite {
+        let total = stat.clone().sum().into_scalar::<f64>();
+        if total.is_finite() {
             return true;
         }
-        let dims = grad.dims();
+        let dims = stat.dims();
+        let what = "non-finite gradient (or gradient whose square overflows)";
         match self.non_finite {
             NonFinitePolicy::Panic => {
-                panic!("non-finite gradient at optimizer step {step} for a tensor of dims {dims:?}")
+                panic!("{what} at optimizer step {step} (statistic dims {dims:?})")
             }
             _ => {
-                log::warn!(
-                    "skipping step {step}: non-finite gradient for a tensor of dims {dims:?}"
-                );
+                log::warn!("skipping step {step}: {what} (statistic dims {dims:?})");
                 false
             }
         }
@@ -152,11 +160,9 @@ impl Agm {
         }
     }
 
-    fn second_moment<const D: usize>(&self, grad: Tensor<D>, prev: Option<Tensor<D>>) -> Tensor<D> {
-        let fresh = self
-            .rule
-            .block_mean(grad.square())
-            .mul_scalar(1.0 - self.beta_2);
+    /// `v <- b2 v + (1 - b2) stat`, where `stat = mean_B(g^2)` is already reduced to blocks.
+    fn second_moment<const D: usize>(&self, stat: Tensor<D>, prev: Option<Tensor<D>>) -> Tensor<D> {
+        let fresh = stat.mul_scalar(1.0 - self.beta_2);
         match prev {
             Some(v) => v.mul_scalar(self.beta_2) + fresh,
             None => fresh,
@@ -175,15 +181,16 @@ impl Optimizer for Agm {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         let time = state.as_ref().map_or(0, |s| s.time) + 1;
-        if !self.accepts(&grad, time) {
+        if let Err(err) = self.rule.check(&grad.dims()) {
+            panic!("{err}");
+        }
+        let stat = self.rule.block_mean(grad.clone().square());
+        if !self.accepts(&stat, time) {
             let state = state.map(|s| AgmState {
                 skipped_steps: s.skipped_steps + 1,
                 ..s
             });
             return (tensor, state);
-        }
-        if let Err(err) = self.rule.check(&grad.dims()) {
-            panic!("{err}");
         }
         let (prev_m, prev_v, skipped_steps) = match state {
             Some(s) => (s.moment_1, Some(s.moment_2), s.skipped_steps),
@@ -191,7 +198,7 @@ impl Optimizer for Agm {
         };
 
         let moment_1 = (self.beta_1 > 0.0).then(|| self.first_moment(grad.clone(), prev_m));
-        let moment_2 = self.second_moment(grad.clone(), prev_v);
+        let moment_2 = self.second_moment(stat, prev_v);
 
         let mut m_hat = moment_1.clone().unwrap_or(grad);
         let mut v_hat = moment_2.clone();

@@ -34,20 +34,38 @@ impl ConfigError {
 }
 
 /// Checks that a decay rate lies in `[0, 1)`.
-pub(crate) fn check_beta(optimizer: &'static str, field: &'static str, value: f64) -> Result<(), ConfigError> {
+pub(crate) fn check_beta(
+    optimizer: &'static str,
+    field: &'static str,
+    value: f64,
+) -> Result<(), ConfigError> {
     if value.is_finite() && (0.0..1.0).contains(&value) {
         Ok(())
     } else {
-        Err(ConfigError::new(optimizer, field, value, "a number in [0, 1)"))
+        Err(ConfigError::new(
+            optimizer,
+            field,
+            value,
+            "a number in [0, 1)",
+        ))
     }
 }
 
 /// Checks that a damping constant is finite and strictly positive.
-pub(crate) fn check_epsilon(optimizer: &'static str, field: &'static str, value: f64) -> Result<(), ConfigError> {
+pub(crate) fn check_epsilon(
+    optimizer: &'static str,
+    field: &'static str,
+    value: f64,
+) -> Result<(), ConfigError> {
     if value.is_finite() && value > 0.0 {
         Ok(())
     } else {
-        Err(ConfigError::new(optimizer, field, value, "a finite number > 0"))
+        Err(ConfigError::new(
+            optimizer,
+            field,
+            value,
+            "a finite number > 0",
+        ))
     }
 }
 
@@ -56,7 +74,12 @@ pub(crate) fn check_weight_decay(optimizer: &'static str, value: f64) -> Result<
     if value.is_finite() && value >= 0.0 {
         Ok(())
     } else {
-        Err(ConfigError::new(optimizer, "weight_decay", value, "a finite number >= 0"))
+        Err(ConfigError::new(
+            optimizer,
+            "weight_decay",
+            value,
+            "a finite number >= 0",
+        ))
     }
 }
 

@@ -18,7 +18,10 @@ pub struct NonFiniteGradient {
 ///
 /// Costs one device read per parameter that has a gradient. A training loop calls it before
 /// `ModuleOptimizer::step` to stop with the parameter's path and its own step number.
-pub fn find_non_finite<M: Module>(module: &M, grads: &GradientsParams) -> Option<NonFiniteGradient> {
+pub fn find_non_finite<M: Module>(
+    module: &M,
+    grads: &GradientsParams,
+) -> Option<NonFiniteGradient> {
     let mut finder = Finder {
         grads,
         segments: Vec::new(),

@@ -61,7 +61,10 @@ fn paper_adam_first_three_steps() {
     // theta2 = theta1 - [1.5/(sqrt(7/4)+1/2), -1/(sqrt(3)+1/2)]
     // theta3 = theta2 - [0.75/(sqrt(21/16)+1/2), 1.5/(5/2+1/2)]
     let t1 = [1.0 / 3.0, 2.8];
-    let t2 = [t1[0] - 1.5 / (1.75f64.sqrt() + 0.5), t1[1] + 1.0 / (3f64.sqrt() + 0.5)];
+    let t2 = [
+        t1[0] - 1.5 / (1.75f64.sqrt() + 0.5),
+        t1[1] + 1.0 / (3f64.sqrt() + 0.5),
+    ];
     let t3 = [t2[0] - 0.75 / ((21.0f64 / 16.0).sqrt() + 0.5), t2[1] - 0.5];
     let optim = PaperAdamConfig::new()
         .with_beta_1(B1)
@@ -155,8 +158,16 @@ fn adam_mini_columns_first_three_steps_on_a_matrix() {
     // Gradients  G1 = [[2, 1], [0, 1]],  G2 = [[0, 2], [2, 2]],  G3 = [[1, 0], [1, 0]].
     // Column means of G^2:  t=1: [2, 1];  t=2: [2, 4];  t=3: [1, 0].
     // v1 = [1/2, 1/4], v2 = [7/8, 19/16], v3 = [0.75*7/8 + 1/4, 0.75*19/16] = [29/32, 57/64].
-    let grads = [[2.0, 1.0, 0.0, 1.0], [0.0, 2.0, 2.0, 2.0], [1.0, 0.0, 1.0, 0.0]];
-    let vs: [[f64; 2]; 3] = [[0.5, 0.25], [7.0 / 8.0, 19.0 / 16.0], [29.0 / 32.0, 57.0 / 64.0]];
+    let grads = [
+        [2.0, 1.0, 0.0, 1.0],
+        [0.0, 2.0, 2.0, 2.0],
+        [1.0, 0.0, 1.0, 0.0],
+    ];
+    let vs: [[f64; 2]; 3] = [
+        [0.5, 0.25],
+        [7.0 / 8.0, 19.0 / 16.0],
+        [29.0 / 32.0, 57.0 / 64.0],
+    ];
     let optim = AdamMiniConfig::new()
         .with_beta_1(B1)
         .with_beta_2(B2)
@@ -179,16 +190,27 @@ fn adam_mini_columns_first_three_steps_on_a_matrix() {
         }
         let actual = theta.to_data().try_to_vec::<f32>().unwrap();
         for i in 0..4 {
-            assert!((actual[i] as f64 - expected[i]).abs() < 1e-5, "{actual:?} vs {expected:?}");
+            assert!(
+                (actual[i] as f64 - expected[i]).abs() < 1e-5,
+                "{actual:?} vs {expected:?}"
+            );
         }
     }
 }
 
 #[test]
 fn preconditioner_puts_eps_outside_the_power() {
-    let s = Preconditioner { lambda: 0.5, epsilon: 0.5 }.apply(vector([4.0, 0.0]));
+    let s = Preconditioner {
+        lambda: 0.5,
+        epsilon: 0.5,
+    }
+    .apply(vector([4.0, 0.0]));
     // 1/(sqrt(4) + 1/2) = 0.4, 1/(0 + 1/2) = 2
     assert_eq!(s.to_data().try_to_vec::<f32>().unwrap(), vec![0.4, 2.0]);
-    let s = Preconditioner { lambda: 0.0, epsilon: 1.0 }.apply(vector([4.0, 9.0]));
+    let s = Preconditioner {
+        lambda: 0.0,
+        epsilon: 1.0,
+    }
+    .apply(vector([4.0, 9.0]));
     assert_eq!(s.to_data().try_to_vec::<f32>().unwrap(), vec![0.5, 0.5]);
 }

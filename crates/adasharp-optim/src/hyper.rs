@@ -24,7 +24,12 @@ impl Hyper {
         check_epsilon(self.name, "epsilon", self.epsilon)?;
         check_weight_decay(self.name, self.weight_decay)?;
         if !(self.lambda.is_finite() && (0.0..1.0).contains(&self.lambda)) {
-            return Err(ConfigError::new(self.name, "lambda", self.lambda, "a number in [0, 1)"));
+            return Err(ConfigError::new(
+                self.name,
+                "lambda",
+                self.lambda,
+                "a number in [0, 1)",
+            ));
         }
         Ok(())
     }
@@ -86,9 +91,7 @@ macro_rules! single_rule_constructors {
 
             /// The whole-module optimizer (a Burn `ModuleOptimizer`), or the first invalid
             /// hyperparameter.
-            pub fn try_init(
-                &self,
-            ) -> Result<burn::optim::ModuleOptimizer, $crate::ConfigError> {
+            pub fn try_init(&self) -> Result<burn::optim::ModuleOptimizer, $crate::ConfigError> {
                 Ok($crate::hyper::module_optimizer(
                     self.try_build()?,
                     &self.grad_clipping,

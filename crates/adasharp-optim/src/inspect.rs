@@ -22,14 +22,22 @@ pub struct StateTensor {
 /// Every state tensor of `optim`, grouped by parameter.
 ///
 /// Costs one serialization of the whole state; meant for occasional evaluation, not every step.
-pub fn state_tensors(optim: &ModuleOptimizer) -> Result<BTreeMap<ParamId, Vec<StateTensor>>, String> {
-    let bytes = optim.into_bytes().map_err(|e| format!("cannot serialize optimizer state: {e:?}"))?;
+pub fn state_tensors(
+    optim: &ModuleOptimizer,
+) -> Result<BTreeMap<ParamId, Vec<StateTensor>>, String> {
+    let bytes = optim
+        .into_bytes()
+        .map_err(|e| format!("cannot serialize optimizer state: {e:?}"))?;
     let reader =
         burn_pack::Reader::from_bytes(bytes).map_err(|e| format!("cannot read state: {e:?}"))?;
     let mut out: BTreeMap<ParamId, Vec<StateTensor>> = BTreeMap::new();
-    for tensor in reader.into_tensors().map_err(|e| format!("cannot read state: {e:?}"))? {
-        let (name, dtype, shape, param_id, bytes) =
-            tensor.into_parts().map_err(|e| format!("cannot read state: {e:?}"))?;
+    for tensor in reader
+        .into_tensors()
+        .map_err(|e| format!("cannot read state: {e:?}"))?
+    {
+        let (name, dtype, shape, param_id, bytes) = tensor
+            .into_parts()
+            .map_err(|e| format!("cannot read state: {e:?}"))?;
         let Some(id) = param_id else { continue };
         let prefix = format!("{id}.");
         let field = name.strip_prefix(&prefix).unwrap_or(&name).to_string();

@@ -157,7 +157,10 @@ impl std::fmt::Display for PartitionReport {
                 e.source.to_string(),
                 e.num_blocks,
                 e.state_bytes,
-                e.note.as_deref().map(|n| format!("  ({n})")).unwrap_or_default()
+                e.note
+                    .as_deref()
+                    .map(|n| format!("  ({n})"))
+                    .unwrap_or_default()
             )?;
         }
         write!(
@@ -171,7 +174,11 @@ impl std::fmt::Display for PartitionReport {
 }
 
 /// Bytes of AGM state for one parameter under `rule`.
-pub(crate) fn agm_state_bytes(param: &ParamInfo, rule: BlockRule, keeps_first_moment: bool) -> usize {
+pub(crate) fn agm_state_bytes(
+    param: &ParamInfo,
+    rule: BlockRule,
+    keeps_first_moment: bool,
+) -> usize {
     let m = if keeps_first_moment { param.numel() } else { 0 };
     (m + rule.num_blocks(&param.dims)) * param.elem_bytes
 }
