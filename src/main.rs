@@ -44,7 +44,10 @@ fn execute(cli: Cli) -> Result<ExitCode, CliError> {
             if let Some(p) = &outcome.partition {
                 println!("{p}\n");
             }
-            println!("{}", adasharp_lab::report::summary_table(std::slice::from_ref(&outcome)));
+            println!(
+                "{}",
+                adasharp_lab::report::summary_table(std::slice::from_ref(&outcome))
+            );
             println!("run directory: {}", outcome.dir.display());
             Ok(status_code(&outcome.status))
         }
@@ -67,7 +70,8 @@ fn execute(cli: Cli) -> Result<ExitCode, CliError> {
                     );
                 }
             };
-            let outcome = adasharp_lab::sweep(&config, &device, &args.common.out, &observer, &done)?;
+            let outcome =
+                adasharp_lab::sweep(&config, &device, &args.common.out, &observer, &done)?;
             println!("{}", outcome.table);
             println!(
                 "ran {} runs ({} already done); sweep directory: {}",
@@ -78,7 +82,10 @@ fn execute(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Results(args)) => {
-            let device = make_device(&args.common.backend, args.common.dtype.map_or(Dtype::F32, Into::into))?;
+            let device = make_device(
+                &args.common.backend,
+                args.common.dtype.map_or(Dtype::F32, Into::into),
+            )?;
             cli::results::results(&args, &device)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -92,7 +99,7 @@ fn demo(args: &cli::args::DemoArgs) -> Result<ExitCode, CliError> {
     };
     let dtype = args.common.dtype.map_or(default, Into::into);
     let device = make_device(&args.common.backend, dtype)?;
-    cli::demo::demo(args, &device)?;
+    cli::demo::demo(args, &device, dtype)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -22,7 +22,11 @@ fn assert_bad_input(args: &[&str], needle: &str) {
     let dir = tempfile::tempdir().unwrap();
     let out = adasharp(args, dir.path());
     assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-    assert!(stderr(&out).contains(needle), "{args:?}: stderr lacks `{needle}`: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains(needle),
+        "{args:?}: stderr lacks `{needle}`: {}",
+        stderr(&out)
+    );
     let runs = dir.path().join("runs");
     let entries = std::fs::read_dir(&runs).map(|d| d.count()).unwrap_or(0);
     assert_eq!(entries, 0, "{args:?} left something in runs/");
@@ -35,7 +39,10 @@ fn unknown_optimizer_exits_2_naming_it() {
 
 #[test]
 fn kappa_above_d_exits_2_naming_kappa() {
-    assert_bad_input(&["run", "--d", "10", "--kappa", "11", "--steps", "5"], "data.kappa");
+    assert_bad_input(
+        &["run", "--d", "10", "--kappa", "11", "--steps", "5"],
+        "data.kappa",
+    );
 }
 
 #[test]
@@ -56,7 +63,10 @@ fn malformed_config_file_exits_2_naming_the_file() {
     std::fs::write(&path, "name = \"x\"\nsteps = \"many\"\n").unwrap();
     assert_bad_input(&["run", "--config", path.to_str().unwrap()], "bad.toml");
     let missing = dir.path().join("missing.toml");
-    assert_bad_input(&["run", "--config", missing.to_str().unwrap()], "missing.toml");
+    assert_bad_input(
+        &["run", "--config", missing.to_str().unwrap()],
+        "missing.toml",
+    );
 }
 
 #[test]
@@ -79,7 +89,14 @@ fn help_documents_every_run_flag() {
     let out = adasharp(&["run", "--help"], dir.path());
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--optimizer", "--lr", "--noise", "--batch-size", "--kappa", "--curvature"] {
+    for flag in [
+        "--optimizer",
+        "--lr",
+        "--noise",
+        "--batch-size",
+        "--kappa",
+        "--curvature",
+    ] {
         assert!(help.contains(flag), "help lacks {flag}");
     }
 }
@@ -89,19 +106,50 @@ fn short_dln_run_writes_a_complete_run_directory() {
     let dir = tempfile::tempdir().unwrap();
     let out = adasharp(
         &[
-            "run", "--name", "t", "--d", "20", "--kappa", "2", "--n", "8", "--n-test", "16",
-            "--steps", "40", "--eval-every", "10", "--optimizer", "paper-adam", "--lr", "0.01",
+            "run",
+            "--name",
+            "t",
+            "--d",
+            "20",
+            "--kappa",
+            "2",
+            "--n",
+            "8",
+            "--n-test",
+            "16",
+            "--steps",
+            "40",
+            "--eval-every",
+            "10",
+            "--optimizer",
+            "paper-adam",
+            "--lr",
+            "0.01",
             "--quiet",
         ],
         dir.path(),
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let run = dir.path().join("runs").join("t");
-    for file in ["config.toml", "metrics.jsonl", "metrics.csv", "summary.json", "summary.txt"] {
+    for file in [
+        "config.toml",
+        "metrics.jsonl",
+        "metrics.csv",
+        "summary.json",
+        "summary.txt",
+    ] {
         assert!(run.join(file).is_file(), "missing {file}");
     }
-    for plot in ["loss.svg", "trace_h.svg", "trace_sqrt_diag.svg", "w_l_half.svg"] {
-        assert!(run.join("plots").join(plot).is_file(), "missing plot {plot}");
+    for plot in [
+        "loss.svg",
+        "trace_h.svg",
+        "trace_sqrt_diag.svg",
+        "w_l_half.svg",
+    ] {
+        assert!(
+            run.join("plots").join(plot).is_file(),
+            "missing plot {plot}"
+        );
     }
     // Evaluations at steps 0, 10, 20, 30, 40: five JSON lines and a CSV header plus five rows.
     let jsonl = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
@@ -114,7 +162,10 @@ fn short_dln_run_writes_a_complete_run_directory() {
     assert_eq!(config.steps, 40);
     assert_eq!(config.optimizer.name, "paper-adam");
     // Nothing but the finished run directory is left.
-    assert_eq!(std::fs::read_dir(dir.path().join("runs")).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("runs")).unwrap().count(),
+        1
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("tr(Diag(H)^1/2)"), "{stdout}");
 }
@@ -124,13 +175,33 @@ fn diverging_run_stops_naming_the_step_and_keeps_its_records() {
     let dir = tempfile::tempdir().unwrap();
     let out = adasharp(
         &[
-            "run", "--name", "div", "--d", "20", "--kappa", "2", "--n", "8", "--init", "1.0",
-            "--lr", "100", "--steps", "200", "--eval-every", "1", "--quiet",
+            "run",
+            "--name",
+            "div",
+            "--d",
+            "20",
+            "--kappa",
+            "2",
+            "--n",
+            "8",
+            "--init",
+            "1.0",
+            "--lr",
+            "100",
+            "--steps",
+            "200",
+            "--eval-every",
+            "1",
+            "--quiet",
         ],
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("diverged at step"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("diverged at step"),
+        "{}",
+        stderr(&out)
+    );
     let run = dir.path().join("runs").join("div");
     let summary = std::fs::read_to_string(run.join("summary.json")).unwrap();
     assert!(summary.contains("diverged at step"));
@@ -151,10 +222,13 @@ fn every_example_config_parses_and_validates() {
         let text = std::fs::read_to_string(&path).unwrap();
         if text.contains("[base]") {
             let sweep = adasharp_lab::SweepConfig::from_file(&path).unwrap();
-            sweep.validate().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            sweep
+                .validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         } else {
             let run = adasharp_lab::RunConfig::from_file(&path).unwrap();
-            run.validate().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            run.validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         }
     }
     assert!(seen >= 5);

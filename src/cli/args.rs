@@ -80,7 +80,7 @@ impl From<DtypeArg> for Dtype {
 /// Which demonstration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Preset {
-    /// Scaled down (d = 200, kappa = 5, n = 25); a few minutes on 2 cores.
+    /// Scaled down (d = 200, kappa = 5, n = 35, 300k steps); seconds on 2 cores.
     #[default]
     Demo,
     /// The paper's size (d = 10000, kappa = 50, n = 500) in f64; hours on 2 cores.
@@ -271,10 +271,19 @@ pub fn default_run(model: &str) -> Result<RunConfig, CliError> {
         model,
         data,
         optimizer: opt,
-        noise: NoiseConfig { kind: NoiseKind::Gaussian, sigma: 1.0 },
+        noise: NoiseConfig {
+            kind: NoiseKind::Gaussian,
+            sigma: 1.0,
+        },
         curvature: CurvatureConfig::default(),
     };
-    let sparse = SparseRegressionConfig { d: 200, kappa: 5, n: 25, n_test: 500, seed: 0 };
+    let sparse = SparseRegressionConfig {
+        d: 200,
+        kappa: 5,
+        n: 35,
+        n_test: 500,
+        seed: 0,
+    };
     Ok(match model {
         "dln" => base(
             ModelConfig::Dln { init: 0.01 },
@@ -283,9 +292,12 @@ pub fn default_run(model: &str) -> Result<RunConfig, CliError> {
         ),
         "dmf" => {
             let mut c = base(
-                ModelConfig::Dmf { depth: 2, init: 0.1 },
+                ModelConfig::Dmf {
+                    depth: 2,
+                    init: 0.1,
+                },
                 DataConfig::Sensing(MatrixSensingConfig {
-                    dim: 10,
+                    dim: 20,
                     rank: 2,
                     n: 100,
                     n_test: 500,
@@ -307,11 +319,19 @@ pub fn default_run(model: &str) -> Result<RunConfig, CliError> {
         }
         "ellipse" => {
             let mut c = base(
-                ModelConfig::Ellipse { a: 2.0, b: 1.0, x0: 1.0, y0: 0.5 },
+                ModelConfig::Ellipse {
+                    a: 2.0,
+                    b: 1.0,
+                    x0: 1.0,
+                    y0: 0.5,
+                },
                 DataConfig::Ellipse,
                 OptimizerConfig::new("sgd", 0.05),
             );
-            c.noise = NoiseConfig { kind: NoiseKind::Sign, sigma: 0.5 };
+            c.noise = NoiseConfig {
+                kind: NoiseKind::Sign,
+                sigma: 0.5,
+            };
             (c.steps, c.eval_every) = (50_000, 1_000);
             c
         }
@@ -340,10 +360,10 @@ impl RunArgs {
             Some(path) => RunConfig::from_file(path)?,
             None => default_run(self.model.as_deref().unwrap_or("dln"))?,
         };
-        if let Some(model) = &self.model {
-            if model != c.model.name() {
-                c.model = default_run(model)?.model;
-            }
+        if let Some(model) = &self.model
+            && model != c.model.name()
+        {
+            c.model = default_run(model)?.model;
         }
         self.apply_model(&mut c)?;
         self.apply_data(&mut c)?;
@@ -422,7 +442,9 @@ impl RunArgs {
                         "regression" => CsvTask::Regression,
                         "classification" => CsvTask::Classification,
                         "auto" => CsvTask::Auto,
-                        v => return Err(parse_err("task", v, "regression, classification or auto")),
+                        v => {
+                            return Err(parse_err("task", v, "regression, classification or auto"));
+                        }
                     };
                 }
                 set(&mut csv.test_fraction, self.test_fraction);
@@ -452,7 +474,13 @@ impl RunArgs {
                 "exact" => CurvatureMethod::Exact,
                 "hutchinson" => CurvatureMethod::Hutchinson,
                 "off" => CurvatureMethod::Off,
-                v => return Err(parse_err("curvature", v, "auto, closed-form, exact, hutchinson, off")),
+                v => {
+                    return Err(parse_err(
+                        "curvature",
+                        v,
+                        "auto, closed-form, exact, hutchinson, off",
+                    ));
+                }
             };
         }
         if self.no_fast_path {
@@ -462,11 +490,11 @@ impl RunArgs {
     }
 
     fn apply_optimizer(&self, o: &mut OptimizerConfig) {
-        if let Some(name) = &self.optimizer {
-            if *name != o.name {
-                let lr = self.lr.unwrap_or(o.lr);
-                *o = OptimizerConfig::new(name, lr);
-            }
+        if let Some(name) = &self.optimizer
+            && *name != o.name
+        {
+            let lr = self.lr.unwrap_or(o.lr);
+            *o = OptimizerConfig::new(name, lr);
         }
         set(&mut o.lr, self.lr);
         set(&mut o.momentum, self.momentum);

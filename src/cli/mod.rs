@@ -20,7 +20,10 @@ pub struct CliError {
 impl CliError {
     /// Bad input: exit status 2.
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { message: message.into(), code: 2 }
+        Self {
+            message: message.into(),
+            code: 2,
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 /// Reports one run's progress.
 pub struct Progress {
     bar: Option<ProgressBar>,
+    quiet: bool,
     name: String,
     steps: usize,
     last_log: Instant,
@@ -34,6 +35,7 @@ impl Progress {
         });
         Self {
             bar,
+            quiet,
             name: String::new(),
             steps: 0,
             last_log: Instant::now(),
@@ -49,24 +51,31 @@ impl Observer for Progress {
         if let Some(bar) = &self.bar {
             bar.set_length(steps as u64);
             bar.set_prefix(name.to_string());
-        } else {
+        } else if !self.quiet {
             log::info!("{name}: starting, {steps} steps");
         }
     }
 
     fn step(&mut self, step: usize, loss: f64) {
         if let Some(bar) = &self.bar {
-            if step % 100 == 0 || step == self.steps {
+            if step.is_multiple_of(100) || step == self.steps {
                 bar.set_position(step as u64);
                 bar.set_message(format!("batch loss {loss:.3e}"));
             }
+            return;
+        }
+        if self.quiet {
             return;
         }
         let decile = step * 10 / self.steps.max(1);
         if decile > self.last_decile && self.last_log.elapsed() > Duration::from_millis(500) {
             self.last_decile = decile;
             self.last_log = Instant::now();
-            log::info!("{}: step {step}/{} batch loss {loss:.3e}", self.name, self.steps);
+            log::info!(
+                "{}: step {step}/{} batch loss {loss:.3e}",
+                self.name,
+                self.steps
+            );
         }
     }
 
@@ -78,7 +87,7 @@ impl Observer for Progress {
     fn finish(&mut self) {
         if let Some(bar) = &self.bar {
             bar.finish();
-        } else {
+        } else if !self.quiet {
             log::info!("{}: done", self.name);
         }
     }

@@ -170,7 +170,11 @@ impl BatchSize {
         }
         match text.parse::<usize>() {
             Ok(b) if b > 0 => Ok(BatchSize::Examples(b)),
-            _ => Err(LabError::invalid("batch_size", text, "`full` or a number >= 1")),
+            _ => Err(LabError::invalid(
+                "batch_size",
+                text,
+                "`full` or a number >= 1",
+            )),
         }
     }
 }
@@ -245,10 +249,18 @@ impl RunConfig {
             return Err(LabError::invalid("eval_every", 0, "eval_every >= 1"));
         }
         if self.batch_size == BatchSize::Examples(0) {
-            return Err(LabError::invalid("batch_size", 0, "`full` or a number >= 1"));
+            return Err(LabError::invalid(
+                "batch_size",
+                0,
+                "`full` or a number >= 1",
+            ));
         }
         if !(self.noise.sigma.is_finite() && self.noise.sigma >= 0.0) {
-            return Err(LabError::invalid("noise.sigma", self.noise.sigma, "a number >= 0"));
+            return Err(LabError::invalid(
+                "noise.sigma",
+                self.noise.sigma,
+                "a number >= 0",
+            ));
         }
         self.optimizer.validate()?;
         match &self.data {
@@ -274,7 +286,11 @@ impl RunConfig {
                 "dmf" => "`sensing` data for the dmf model",
                 _ => "a model that fits the data",
             };
-            return Err(LabError::invalid("data.kind", data_name(&self.data), allowed));
+            return Err(LabError::invalid(
+                "data.kind",
+                data_name(&self.data),
+                allowed,
+            ));
         }
         match &self.model {
             ModelConfig::Dln { init } | ModelConfig::Dmf { init, .. } if !init.is_finite() => {
@@ -283,9 +299,11 @@ impl RunConfig {
             ModelConfig::Dmf { depth: 0, .. } => {
                 Err(LabError::invalid("model.depth", 0, "depth >= 1"))
             }
-            ModelConfig::Mlp { hidden } if hidden.contains(&0) => {
-                Err(LabError::invalid("model.hidden", format!("{hidden:?}"), "widths >= 1"))
-            }
+            ModelConfig::Mlp { hidden } if hidden.contains(&0) => Err(LabError::invalid(
+                "model.hidden",
+                format!("{hidden:?}"),
+                "widths >= 1",
+            )),
             _ => Ok(()),
         }
     }
@@ -351,9 +369,16 @@ impl SweepConfig {
         if self.threads == 0 {
             return Err(LabError::invalid("threads", 0, "threads >= 1"));
         }
-        if !matches!(self.base.data, DataConfig::Sparse(_) | DataConfig::Sensing(_)) {
+        if !matches!(
+            self.base.data,
+            DataConfig::Sparse(_) | DataConfig::Sensing(_)
+        ) {
             let allowed = "`sparse` or `sensing` data (a sweep varies the training-set size)";
-            return Err(LabError::invalid("base.data.kind", data_name(&self.base.data), allowed));
+            return Err(LabError::invalid(
+                "base.data.kind",
+                data_name(&self.base.data),
+                allowed,
+            ));
         }
         for run in self.runs() {
             run.validate()?;

@@ -61,11 +61,15 @@ impl CurvatureTracker {
         dir: &Path,
     ) -> Result<Self> {
         let diag = match config.method {
-            CurvatureMethod::Exact => DiagEstimator::Exact { limit: num_params.max(1) },
-            CurvatureMethod::Auto if num_params <= config.exact_limit => {
-                DiagEstimator::Exact { limit: config.exact_limit }
-            }
-            _ => DiagEstimator::Hutchinson { probes: config.probes },
+            CurvatureMethod::Exact => DiagEstimator::Exact {
+                limit: num_params.max(1),
+            },
+            CurvatureMethod::Auto if num_params <= config.exact_limit => DiagEstimator::Exact {
+                limit: config.exact_limit,
+            },
+            _ => DiagEstimator::Hutchinson {
+                probes: config.probes,
+            },
         };
         let estimator = match diag {
             DiagEstimator::Exact { .. } => "exact diagonal (HVP)".to_string(),
@@ -88,7 +92,11 @@ impl CurvatureTracker {
         } else {
             None
         };
-        Ok(Self { raw, ggn, estimator })
+        Ok(Self {
+            raw,
+            ggn,
+            estimator,
+        })
     }
 
     /// The measures at `model` (on an autodiff device) for the noise-free training loss.
@@ -103,11 +111,16 @@ impl CurvatureTracker {
         let loss = move |m: &M| -> Tensor<1> {
             let out = m.forward(x.clone());
             match &labels {
-                Some((train, _)) => CrossEntropyLoss::new(None, &out.device()).forward(out, train.clone()),
+                Some((train, _)) => {
+                    CrossEntropyLoss::new(None, &out.device()).forward(out, train.clone())
+                }
                 None => squared_loss(out, y.clone()),
             }
         };
-        let raw = self.raw.evaluate(step, model, loss).map_err(curvature_error)?;
+        let raw = self
+            .raw
+            .evaluate(step, model, loss)
+            .map_err(curvature_error)?;
         let mut sharpness = from_record(&raw, self.estimator.clone());
         if let Some(monitor) = &mut self.ggn {
             let started = Instant::now();

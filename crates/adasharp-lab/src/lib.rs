@@ -31,19 +31,19 @@ pub mod rundir;
 pub mod runner;
 pub mod sweep;
 
+pub use config::{
+    BatchSize, CurvatureConfig, CurvatureMethod, DataConfig, Dtype, ModelConfig, NoiseConfig,
+    RunConfig, SweepConfig,
+};
 pub use data::{
     CsvConfig, CsvTask, Dataset, DeviceData, MatrixSensingConfig, SparseRegressionConfig, Task,
     Truth,
 };
 pub use error::{LabError, Result};
 pub use measure::{ParamDiag, Sharpness};
+pub use metrics::Record;
 pub use models::{DeepMatrixFactorization, Dln, LabModel, Mlp, NoisyEllipse};
 pub use noise::{LabelNoise, NoiseKind};
-pub use config::{
-    BatchSize, CurvatureConfig, CurvatureMethod, DataConfig, Dtype, ModelConfig, NoiseConfig,
-    RunConfig, SweepConfig,
-};
-pub use metrics::Record;
 pub use optim::{OPTIMIZER_NAMES, OptimizerConfig};
 pub use runner::{Observer, RunOutcome, RunStatus, Silent, run};
 pub use sweep::{SweepOutcome, SweepResult, sweep};

@@ -78,7 +78,8 @@ impl Sharpness {
             ggn_trace: ggn.as_ref().map(|g| g.iter().sum()),
             ggn_trace_sqrt_diag: ggn.as_ref().map(|g| trace_diag_pow(g, 0.5)),
             trace_diag_pow: lambda.map(|l| trace_diag_pow(&raw, 1.0 - l)),
-            ggn_trace_diag_pow: lambda.and_then(|l| ggn.as_ref().map(|g| trace_diag_pow(g, 1.0 - l))),
+            ggn_trace_diag_pow: lambda
+                .and_then(|l| ggn.as_ref().map(|g| trace_diag_pow(g, 1.0 - l))),
             block_sqrt_trace: block(&|p| Some(&p.raw)),
             ggn_block_sqrt_trace: block(&|p| p.ggn.as_ref()),
         }
@@ -127,7 +128,10 @@ pub fn block_sqrt_trace(
         for (i, h) in values.iter().enumerate() {
             traces[block_of(entry.rule, &param.dims, i)] += h;
         }
-        total += traces.iter().map(|t| (size * t.max(0.0)).sqrt()).sum::<f64>();
+        total += traces
+            .iter()
+            .map(|t| (size * t.max(0.0)).sqrt())
+            .sum::<f64>();
     }
     Some(total)
 }
@@ -175,9 +179,13 @@ mod tests {
     #[test]
     fn block_index_follows_rows_columns_and_heads() {
         let dims = [2, 4];
-        let cols: Vec<usize> = (0..8).map(|i| block_of(BlockRule::Columns, &dims, i)).collect();
+        let cols: Vec<usize> = (0..8)
+            .map(|i| block_of(BlockRule::Columns, &dims, i))
+            .collect();
         assert_eq!(cols, vec![0, 1, 2, 3, 0, 1, 2, 3]);
-        let rows: Vec<usize> = (0..8).map(|i| block_of(BlockRule::Rows, &dims, i)).collect();
+        let rows: Vec<usize> = (0..8)
+            .map(|i| block_of(BlockRule::Rows, &dims, i))
+            .collect();
         assert_eq!(rows, vec![0, 0, 0, 0, 1, 1, 1, 1]);
         let heads = BlockRule::Heads { n_heads: 2 };
         let h: Vec<usize> = (0..8).map(|i| block_of(heads, &dims, i)).collect();

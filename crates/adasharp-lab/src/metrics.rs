@@ -21,7 +21,10 @@ pub struct Record {
 impl Record {
     /// The value of `column`, if recorded.
     pub fn get(&self, column: &str) -> Option<f64> {
-        self.values.iter().find(|(k, _)| k == column).map(|(_, v)| *v)
+        self.values
+            .iter()
+            .find(|(k, _)| k == column)
+            .map(|(_, v)| *v)
     }
 
     /// The record as one JSON object (`{"step": 0, "train_loss": ...}`); non-finite values
@@ -94,7 +97,9 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Record>> {
             line: i + 1,
             message: e.to_string(),
         })?;
-        let Some(map) = value.as_object() else { continue };
+        let Some(map) = value.as_object() else {
+            continue;
+        };
         let step = map.get("step").and_then(|s| s.as_u64()).unwrap_or(0) as usize;
         let values = map
             .iter()
@@ -133,7 +138,10 @@ mod tests {
 
     #[test]
     fn non_finite_values_become_json_null() {
-        let rec = Record { step: 3, values: vec![("loss".into(), f64::NAN)] };
+        let rec = Record {
+            step: 3,
+            values: vec![("loss".into(), f64::NAN)],
+        };
         assert_eq!(rec.to_json(), r#"{"loss":null,"step":3}"#);
     }
 }

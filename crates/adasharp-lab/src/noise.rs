@@ -58,7 +58,11 @@ impl LabelNoise {
     /// A noise stream; `sigma >= 0` is the standard deviation (`0` turns the noise off).
     pub fn new(kind: NoiseKind, sigma: f64, seed: u64) -> Result<Self> {
         if !(sigma.is_finite() && sigma >= 0.0) {
-            return Err(LabError::invalid("noise.sigma", sigma, "a finite number >= 0"));
+            return Err(LabError::invalid(
+                "noise.sigma",
+                sigma,
+                "a finite number >= 0",
+            ));
         }
         Ok(Self {
             kind,
@@ -135,7 +139,9 @@ mod tests {
     #[test]
     fn gaussian_noise_has_mean_zero_and_variance_sigma_squared() {
         let (sigma, m) = (0.7, 200_000);
-        let xs = LabelNoise::new(NoiseKind::Gaussian, sigma, 1).unwrap().sample(m);
+        let xs = LabelNoise::new(NoiseKind::Gaussian, sigma, 1)
+            .unwrap()
+            .sample(m);
         let (mean, var) = moments(&xs);
         // CLT: the sample mean has sd sigma/sqrt(m); the sample variance of a Gaussian has
         // sd sigma^2 sqrt(2/(m-1)). Allow 5 standard deviations.
@@ -149,15 +155,22 @@ mod tests {
     fn gaussian_noise_has_gaussian_fourth_moment() {
         // E[x^4] = 3 sigma^4 for a Gaussian; the estimator's sd is sqrt(96/m) sigma^4.
         let m = 200_000;
-        let xs = LabelNoise::new(NoiseKind::Gaussian, 1.0, 2).unwrap().sample(m);
+        let xs = LabelNoise::new(NoiseKind::Gaussian, 1.0, 2)
+            .unwrap()
+            .sample(m);
         let m4 = xs.iter().map(|x| x.powi(4)).sum::<f64>() / m as f64;
-        assert!((m4 - 3.0).abs() < 5.0 * (96.0 / m as f64).sqrt(), "fourth moment {m4}");
+        assert!(
+            (m4 - 3.0).abs() < 5.0 * (96.0 / m as f64).sqrt(),
+            "fourth moment {m4}"
+        );
     }
 
     #[test]
     fn sign_noise_takes_only_plus_minus_sigma_with_equal_frequency() {
         let (sigma, m) = (0.5, 100_000);
-        let xs = LabelNoise::new(NoiseKind::Sign, sigma, 3).unwrap().sample(m);
+        let xs = LabelNoise::new(NoiseKind::Sign, sigma, 3)
+            .unwrap()
+            .sample(m);
         assert!(xs.iter().all(|x| *x == sigma || *x == -sigma));
         let plus = xs.iter().filter(|x| **x > 0.0).count() as f64;
         // Binomial(m, 1/2): sd sqrt(m)/2.

@@ -108,10 +108,18 @@ impl OptimizerConfig {
             });
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(LabError::invalid("optimizer.lr", self.lr, "a finite number > 0"));
+            return Err(LabError::invalid(
+                "optimizer.lr",
+                self.lr,
+                "a finite number > 0",
+            ));
         }
         if !(0.0..1.0).contains(&self.momentum) {
-            return Err(LabError::invalid("optimizer.momentum", self.momentum, "[0, 1)"));
+            return Err(LabError::invalid(
+                "optimizer.momentum",
+                self.momentum,
+                "[0, 1)",
+            ));
         }
         Ok(())
     }

@@ -67,11 +67,24 @@ impl LinePlot {
         let pts: Vec<(f64, f64)> = self
             .series
             .iter()
-            .flat_map(|s| s.points.iter().filter(|p| ok(p)).map(|&(x, y)| (tx(x), ty(y))))
-            .chain(self.reference_y.filter(|y| !self.log_y || *y > 0.0).map(|y| {
-                let x0 = self.series.iter().flat_map(|s| s.points.first()).map(|p| tx(p.0));
-                (x0.fold(f64::NAN, f64::min), ty(y))
-            }))
+            .flat_map(|s| {
+                s.points
+                    .iter()
+                    .filter(|p| ok(p))
+                    .map(|&(x, y)| (tx(x), ty(y)))
+            })
+            .chain(
+                self.reference_y
+                    .filter(|y| !self.log_y || *y > 0.0)
+                    .map(|y| {
+                        let x0 = self
+                            .series
+                            .iter()
+                            .flat_map(|s| s.points.first())
+                            .map(|p| tx(p.0));
+                        (x0.fold(f64::NAN, f64::min), ty(y))
+                    }),
+            )
             .filter(|(x, y)| x.is_finite() && y.is_finite())
             .collect();
         let (x0, x1) = padded(pts.iter().map(|p| p.0), false);
@@ -82,7 +95,12 @@ impl LinePlot {
         let mut svg = String::new();
         let _ = writeln!(
             svg,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
+            concat!(
+                r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" "#,
+                r#"viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#,
+            ),
+            W = W,
+            H = H,
         );
         let _ = writeln!(svg, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
         let _ = writeln!(
@@ -96,13 +114,22 @@ impl LinePlot {
             let y = py(ty(r));
             let _ = writeln!(
                 svg,
-                r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#999" stroke-dasharray="2,3"/>"##,
-                W - RIGHT
+                concat!(
+                    r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#999" "##,
+                    r##"stroke-dasharray="2,3"/>"##,
+                ),
+                W - RIGHT,
+                LEFT = LEFT,
+                y = y,
             );
         }
         for (i, s) in self.series.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
-            let dash = if s.dashed { r#" stroke-dasharray="6,4""# } else { "" };
+            let dash = if s.dashed {
+                r#" stroke-dasharray="6,4""#
+            } else {
+                ""
+            };
             let path: Vec<String> = s
                 .points
                 .iter()
@@ -115,19 +142,31 @@ impl LinePlot {
             } else if !path.is_empty() {
                 let _ = writeln!(
                     svg,
-                    r#"<polyline fill="none" stroke="{color}" stroke-width="1.8"{dash} points="{}"/>"#,
-                    path.join(" ")
+                    concat!(
+                        r#"<polyline fill="none" stroke="{color}" stroke-width="1.8"{dash} "#,
+                        r#"points="{}"/>"#,
+                    ),
+                    path.join(" "),
+                    color = color,
+                    dash = dash,
                 );
             }
             let ly = TOP + 8.0 + 18.0 * i as f64;
             let lx = W - RIGHT + 12.0;
             let _ = writeln!(
                 svg,
-                r#"<line x1="{lx}" x2="{}" y1="{ly}" y2="{ly}" stroke="{color}" stroke-width="2"{dash}/><text x="{}" y="{}">{}</text>"#,
+                concat!(
+                    r#"<line x1="{lx}" x2="{}" y1="{ly}" y2="{ly}" stroke="{color}" "#,
+                    r#"stroke-width="2"{dash}/><text x="{}" y="{}">{}</text>"#,
+                ),
                 lx + 22.0,
                 lx + 28.0,
                 ly + 4.0,
-                escape(&s.name)
+                escape(&s.name),
+                lx = lx,
+                ly = ly,
+                color = color,
+                dash = dash,
             );
         }
         svg.push_str("</svg>\n");
@@ -150,21 +189,44 @@ impl LinePlot {
         );
         for t in ticks(x0, x1) {
             let x = px(t);
-            let label = if self.log_x { format_num(10f64.powf(t)) } else { format_num(t) };
+            let label = if self.log_x {
+                format_num(10f64.powf(t))
+            } else {
+                format_num(t)
+            };
             let _ = writeln!(
                 svg,
-                r##"<line x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{bottom}" stroke="#eee"/><text x="{x:.1}" y="{}" text-anchor="middle">{label}</text>"##,
-                bottom + 16.0
+                concat!(
+                    r##"<line x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{bottom}" "##,
+                    r##"stroke="#eee"/><text x="{x:.1}" y="{}" "##,
+                    r##"text-anchor="middle">{label}</text>"##,
+                ),
+                bottom + 16.0,
+                x = x,
+                TOP = TOP,
+                bottom = bottom,
+                label = label,
             );
         }
         for t in ticks(y0, y1) {
             let y = py(t);
-            let label = if self.log_y { format_num(10f64.powf(t)) } else { format_num(t) };
+            let label = if self.log_y {
+                format_num(10f64.powf(t))
+            } else {
+                format_num(t)
+            };
             let _ = writeln!(
                 svg,
-                r##"<line x1="{LEFT}" x2="{right}" y1="{y:.1}" y2="{y:.1}" stroke="#eee"/><text x="{}" y="{:.1}" text-anchor="end">{label}</text>"##,
+                concat!(
+                    r##"<line x1="{LEFT}" x2="{right}" y1="{y:.1}" y2="{y:.1}" "##,
+                    r##"stroke="#eee"/><text x="{}" y="{:.1}" text-anchor="end">{label}</text>"##,
+                ),
                 LEFT - 6.0,
-                y + 4.0
+                y + 4.0,
+                LEFT = LEFT,
+                right = right,
+                y = y,
+                label = label,
             );
         }
         let _ = writeln!(
@@ -176,16 +238,21 @@ impl LinePlot {
         );
         let _ = writeln!(
             svg,
-            r#"<text x="16" y="{0}" text-anchor="middle" transform="rotate(-90 16 {0})">{1}</text>"#,
+            concat!(
+                r#"<text x="16" y="{0}" text-anchor="middle" transform="rotate(-90 16 "#,
+                r#"{0})">{1}</text>"#,
+            ),
             (TOP + bottom) / 2.0,
-            escape(&self.y_label)
+            escape(&self.y_label),
         );
     }
 }
 
 /// The range of `values`, padded by 5% (for y) and widened when empty or flat.
 fn padded(values: impl Iterator<Item = f64>, pad: bool) -> (f64, f64) {
-    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
@@ -226,7 +293,9 @@ fn format_num(v: f64) -> String {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -239,7 +308,10 @@ mod tests {
         let t = ticks(0.15, 0.62);
         let want = [0.2, 0.3, 0.4, 0.5, 0.6];
         assert_eq!(t.len(), want.len());
-        assert!(t.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12), "{t:?}");
+        assert!(
+            t.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{t:?}"
+        );
     }
 
     #[test]
@@ -262,7 +334,13 @@ mod tests {
         assert!(svg.contains("a&lt;b"));
         // The first series keeps its two valid points only.
         let first = svg.split("<polyline").nth(1).unwrap();
-        let points = first.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+        let points = first
+            .split("points=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
         assert_eq!(points.split(' ').count(), 2);
     }
 }

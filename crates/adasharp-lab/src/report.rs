@@ -122,7 +122,11 @@ pub fn run_plots(outcomes: &[RunOutcome]) -> Vec<(String, LinePlot)> {
                     (_, true) => outcome.config.name.clone(),
                     (_, false) => format!("{} {suffix}", outcome.config.name),
                 };
-                plot.series.push(Series { name, points, dashed: i > 0 });
+                plot.series.push(Series {
+                    name,
+                    points,
+                    dashed: i > 0,
+                });
             }
         }
         if !plot.series.is_empty() {
@@ -166,7 +170,9 @@ pub fn summary_table(outcomes: &[RunOutcome]) -> String {
         .collect();
     rows.push(header);
     let text_row = |label: &str, f: &dyn Fn(&RunOutcome) -> String| -> Vec<String> {
-        std::iter::once(label.to_string()).chain(outcomes.iter().map(f)).collect()
+        std::iter::once(label.to_string())
+            .chain(outcomes.iter().map(f))
+            .collect()
     };
     rows.push(text_row("optimizer", &|o| o.config.optimizer.label()));
     rows.push(text_row("lr", &|o| format!("{}", o.config.optimizer.lr)));
@@ -176,13 +182,18 @@ pub fn summary_table(outcomes: &[RunOutcome]) -> String {
     }));
     rows.push(text_row("seconds", &|o| format!("{:.1}", o.seconds)));
     for (column, label) in SUMMARY_ROWS {
-        if outcomes.iter().any(|o| o.last().and_then(|r| r.get(column)).is_some()) {
+        if outcomes
+            .iter()
+            .any(|o| o.last().and_then(|r| r.get(column)).is_some())
+        {
             rows.push(text_row(label, &|o| {
-                o.last().and_then(|r| r.get(column)).map_or("-".into(), format_value)
+                o.last()
+                    .and_then(|r| r.get(column))
+                    .map_or("-".into(), format_value)
             }));
         }
     }
-    if let Some(method) = outcomes.iter().find_map(|o| curvature_method(o)) {
+    if let Some(method) = outcomes.iter().find_map(curvature_method) {
         rows.push(vec![format!("curvature: {method}")]);
     }
     render(&rows)
@@ -213,7 +224,14 @@ pub fn format_value(v: f64) -> String {
 pub fn render(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let width: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().filter(|r| r.len() > 1).filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .filter(|r| r.len() > 1)
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for row in rows {

@@ -208,7 +208,8 @@ fn check_fit(config: &RunConfig, dataset: &Dataset) -> Result<()> {
 
 /// Derives independent seeds for the noise and the batches from the run seed.
 fn stream_seed(seed: u64, stream: u64) -> u64 {
-    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(stream)
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(stream)
 }
 
 /// The state one run carries through its loop.
@@ -230,7 +231,12 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    fn new(config: &'a RunConfig, dataset: &'a Dataset, device: &Device, dir: &Path) -> Result<Self> {
+    fn new(
+        config: &'a RunConfig,
+        dataset: &'a Dataset,
+        device: &Device,
+        dir: &Path,
+    ) -> Result<Self> {
         let sigma = match dataset.task {
             Task::Classification { .. } if config.noise.sigma > 0.0 => {
                 log::warn!("label noise applies to regression targets only; training without it");
@@ -259,7 +265,9 @@ impl<'a> Session<'a> {
         let n = self.dataset.n_train();
         match self.config.batch_size {
             BatchSize::Examples(b) if b < n => {
-                let idx: Vec<i64> = (0..b).map(|_| self.batch_rng.random_range(0..n) as i64).collect();
+                let idx: Vec<i64> = (0..b)
+                    .map(|_| self.batch_rng.random_range(0..n) as i64)
+                    .collect();
                 Some(Tensor::from_data(TensorData::new(idx, [b]), device))
             }
             _ => None,
@@ -267,7 +275,11 @@ impl<'a> Session<'a> {
     }
 
     /// The generic path: autodiff gradients of the noisy mini-batch loss.
-    fn train<M: LabModel>(&mut self, mut model: M, observer: &mut dyn Observer) -> Result<RunStatus> {
+    fn train<M: LabModel>(
+        &mut self,
+        mut model: M,
+        observer: &mut dyn Observer,
+    ) -> Result<RunStatus> {
         let built = self.config.optimizer.build(&model)?;
         let mut optim: ModuleOptimizer = built.optim;
         self.partition = built.partition;
@@ -277,11 +289,15 @@ impl<'a> Session<'a> {
         for step in 1..=self.config.steps {
             let idx = self.batch_indices(&device);
             let pick1 = |t: &Tensor<1>| idx.clone().map_or(t.clone(), |i| t.clone().select(0, i));
-            let x = idx.clone().map_or(data.x_train.clone(), |i| data.x_train.clone().select(0, i));
+            let x = idx
+                .clone()
+                .map_or(data.x_train.clone(), |i| data.x_train.clone().select(0, i));
             let out = model.forward(x);
             let loss = match &data.labels {
                 Some((labels, _)) => {
-                    let labels = idx.clone().map_or(labels.clone(), |i| labels.clone().select(0, i));
+                    let labels = idx
+                        .clone()
+                        .map_or(labels.clone(), |i| labels.clone().select(0, i));
                     CrossEntropyLoss::new(None, &device).forward(out, labels)
                 }
                 None => {
@@ -296,10 +312,9 @@ impl<'a> Session<'a> {
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(self.config.optimizer.lr, model, grads);
-            if step % self.config.eval_every == 0 || step == self.config.steps {
-                if let Some(status) = self.evaluate(&model, step, observer)? {
-                    return Ok(status);
-                }
+            let due = step % self.config.eval_every == 0 || step == self.config.steps;
+            if due && let Some(status) = self.evaluate(&model, step, observer)? {
+                return Ok(status);
             }
         }
         Ok(RunStatus::Completed)
@@ -315,7 +330,10 @@ impl<'a> Session<'a> {
         self.evaluate(&model, 0, observer)?;
         for step in 1..=self.config.steps {
             let (x, y) = match self.batch_indices(&device) {
-                Some(i) => (data.x_train.clone().select(0, i.clone()), data.y_train.clone().select(0, i)),
+                Some(i) => (
+                    data.x_train.clone().select(0, i.clone()),
+                    data.y_train.clone().select(0, i),
+                ),
                 None => (data.x_train.clone(), data.y_train.clone()),
             };
             let y = self.noise.perturb(y);
@@ -327,17 +345,19 @@ impl<'a> Session<'a> {
             }
             let grads = grad.into_params(&model);
             model = optim.step(self.config.optimizer.lr, model, grads);
-            if step % self.config.eval_every == 0 || step == self.config.steps {
-                if let Some(status) = self.evaluate(&model, step, observer)? {
-                    return Ok(status);
-                }
+            let due = step % self.config.eval_every == 0 || step == self.config.steps;
+            if due && let Some(status) = self.evaluate(&model, step, observer)? {
+                return Ok(status);
             }
         }
         Ok(RunStatus::Completed)
     }
 
     fn diverged(&mut self, step: usize, what: &str, value: f64) -> RunStatus {
-        log::error!("{}: {what} is {value} at step {step}; stopping", self.config.name);
+        log::error!(
+            "{}: {what} is {value} at step {step}; stopping",
+            self.config.name
+        );
         RunStatus::Diverged {
             step,
             what: format!("{what} = {value}"),
@@ -363,14 +383,26 @@ impl<'a> Session<'a> {
             Some((train_labels, test_labels)) => {
                 let device = data.x_train.device();
                 let ce = CrossEntropyLoss::new(None, &device);
-                push("train_loss", first(ce.forward(train_out.clone(), train_labels.clone())));
-                push("test_loss", first(ce.forward(test_out.clone(), test_labels.clone())));
+                push(
+                    "train_loss",
+                    first(ce.forward(train_out.clone(), train_labels.clone())),
+                );
+                push(
+                    "test_loss",
+                    first(ce.forward(test_out.clone(), test_labels.clone())),
+                );
                 push("train_acc", accuracy(train_out, train_labels.clone()));
                 push("test_acc", accuracy(test_out, test_labels.clone()));
             }
             None => {
-                push("train_loss", first(squared_loss(train_out, data.y_train.clone())));
-                push("test_loss", first(squared_loss(test_out, data.y_test.clone())));
+                push(
+                    "train_loss",
+                    first(squared_loss(train_out, data.y_train.clone())),
+                );
+                push(
+                    "test_loss",
+                    first(squared_loss(test_out, data.y_test.clone())),
+                );
             }
         }
         for (k, v) in plain_model.extras(&self.dataset.truth) {
@@ -390,7 +422,11 @@ impl<'a> Session<'a> {
         let train_loss = record.get("train_loss").unwrap_or(f64::NAN);
         self.records.push(record);
         if !train_loss.is_finite() {
-            return Ok(Some(self.diverged(step, "noise-free training loss", train_loss)));
+            return Ok(Some(self.diverged(
+                step,
+                "noise-free training loss",
+                train_loss,
+            )));
         }
         Ok(None)
     }
@@ -406,11 +442,17 @@ impl<'a> Session<'a> {
             return Ok(None);
         }
         let lambda = self.config.optimizer.measure_lambda();
-        if matches!(method, CurvatureMethod::Auto | CurvatureMethod::ClosedForm) {
-            if let Some(diag) = plain.closed_form_diag(&self.plain.x_train, &self.plain.y_train) {
-                let partition = self.partition.as_ref();
-                return Ok(Some(Sharpness::from_diag("closed form", &diag, lambda, partition)));
-            }
+        let closed = matches!(method, CurvatureMethod::Auto | CurvatureMethod::ClosedForm);
+        if closed
+            && let Some(diag) = plain.closed_form_diag(&self.plain.x_train, &self.plain.y_train)
+        {
+            let partition = self.partition.as_ref();
+            return Ok(Some(Sharpness::from_diag(
+                "closed form",
+                &diag,
+                lambda,
+                partition,
+            )));
         }
         if self.tracker.is_none() {
             self.tracker = Some(CurvatureTracker::new(
@@ -437,7 +479,10 @@ impl<'a> Session<'a> {
 
 /// `1/(2b) sum (out_i - y_i)^2` for outputs `[b, 1]`.
 pub fn squared_loss(out: Tensor<2>, y: Tensor<1>) -> Tensor<1> {
-    (out.squeeze_dim::<1>(1) - y).square().mean().mul_scalar(0.5)
+    (out.squeeze_dim::<1>(1) - y)
+        .square()
+        .mean()
+        .mul_scalar(0.5)
 }
 
 fn accuracy(logits: Tensor<2>, labels: Tensor<1, Int>) -> f64 {
@@ -461,21 +506,34 @@ fn write_outputs(dir: &Path, outcome: &RunOutcome) -> Result<()> {
         .map(|r| {
             r.values
                 .iter()
-                .map(|(k, v)| (k.clone(), serde_json::Number::from_f64(*v).map_or(serde_json::Value::Null, Into::into)))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        serde_json::Number::from_f64(*v)
+                            .map_or(serde_json::Value::Null, Into::into),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
+    let diverged_at = match outcome.status {
+        RunStatus::Diverged { step, .. } => Some(step),
+        RunStatus::Completed => None,
+    };
     let summary = serde_json::json!({
         "name": outcome.config.name,
         "status": outcome.status.to_string(),
-        "diverged_at": match outcome.status { RunStatus::Diverged { step, .. } => Some(step), _ => None },
+        "diverged_at": diverged_at,
         "seconds": outcome.seconds,
         "steps": outcome.config.steps,
         "optimizer": outcome.config.optimizer.label(),
         "final": last,
     });
     write_file(&dir.join("summary.json"), &format!("{summary:#}\n"))?;
-    write_file(&dir.join("summary.txt"), &summary_table(std::slice::from_ref(outcome)))?;
+    write_file(
+        &dir.join("summary.txt"),
+        &summary_table(std::slice::from_ref(outcome)),
+    )?;
     let plots = dir.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| LabError::io("cannot create", &plots, e))?;
     for (file, plot) in run_plots(std::slice::from_ref(outcome)) {

@@ -83,7 +83,10 @@ pub fn sweep(
     let total = all.len();
     let skipped = total - todo.len();
     if skipped > 0 {
-        log::info!("{skipped} of {total} runs already done in {}", dir.display());
+        log::info!(
+            "{skipped} of {total} runs already done in {}",
+            dir.display()
+        );
     }
     let ran = todo.len();
     let queue = Mutex::new(todo);
@@ -107,9 +110,14 @@ pub fn sweep(
                         return;
                     };
                     let mut obs = observer(&run_config);
-                    let result = run(&run_config, device, &runs_dir, obs.as_mut())
-                        .and_then(|outcome| {
-                            let result = to_result(&run_config, &outcome.records, &outcome.status, outcome.seconds);
+                    let result =
+                        run(&run_config, device, &runs_dir, obs.as_mut()).and_then(|outcome| {
+                            let result = to_result(
+                                &run_config,
+                                &outcome.records,
+                                &outcome.status,
+                                outcome.seconds,
+                            );
                             let mut guard = shared.lock().expect("not poisoned");
                             let (file, results, finished) = &mut *guard;
                             let line = serde_json::to_string(&result).expect("serializable");
@@ -137,8 +145,16 @@ pub fn sweep(
     results.sort_by_key(|r| order.iter().position(|n| *n == r.name));
     let table = recovery_table(config, &results);
     write_file(&dir.join("table.txt"), &table)?;
-    write_file(&dir.join("test_loss_vs_n.svg"), &loss_vs_n_plot(config, &results).to_svg())?;
-    Ok(SweepOutcome { dir, results, ran, table })
+    write_file(
+        &dir.join("test_loss_vs_n.svg"),
+        &loss_vs_n_plot(config, &results).to_svg(),
+    )?;
+    Ok(SweepOutcome {
+        dir,
+        results,
+        ran,
+        table,
+    })
 }
 
 fn to_result(
@@ -193,7 +209,10 @@ pub fn read_results(path: &Path) -> Result<Vec<SweepResult>> {
 pub fn recovery_threshold(points: &[(usize, f64)], threshold: f64) -> Option<usize> {
     let mut sorted = points.to_vec();
     sorted.sort_by_key(|p| p.0);
-    sorted.into_iter().find(|(_, loss)| *loss < threshold).map(|(n, _)| n)
+    sorted
+        .into_iter()
+        .find(|(_, loss)| *loss < threshold)
+        .map(|(n, _)| n)
 }
 
 /// Final test loss per optimizer, `n` and seed, and each seed's recovery threshold.
@@ -202,9 +221,11 @@ pub fn recovery_table(config: &SweepConfig, results: &[SweepResult]) -> String {
     for opt in &config.optimizers {
         let label = opt.label();
         out.push_str(&format!("{label} (lr {}): final test loss\n", opt.lr));
-        let mut rows = vec![std::iter::once("n".to_string())
-            .chain(config.seeds.iter().map(|s| format!("seed {s}")))
-            .collect::<Vec<_>>()];
+        let mut rows = vec![
+            std::iter::once("n".to_string())
+                .chain(config.seeds.iter().map(|s| format!("seed {s}")))
+                .collect::<Vec<_>>(),
+        ];
         for &n in &config.ns {
             let mut row = vec![n.to_string()];
             for &seed in &config.seeds {
@@ -212,7 +233,11 @@ pub fn recovery_table(config: &SweepConfig, results: &[SweepResult]) -> String {
                     .iter()
                     .find(|r| r.optimizer == label && r.n == n && r.seed == seed)
                     .map_or("-".into(), |r| {
-                        let mark = if r.status.starts_with("diverged") { " (div)" } else { "" };
+                        let mark = if r.status.starts_with("diverged") {
+                            " (div)"
+                        } else {
+                            ""
+                        };
                         format!("{}{mark}", format_value(r.test_loss))
                     });
                 row.push(cell);

@@ -100,15 +100,27 @@ pub fn parse_csv(text: &str, path: &Path, config: &CsvConfig) -> Result<Dataset>
         line,
         message,
     };
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
     let (_, header) = lines.next().ok_or_else(|| bad(1, "empty file".into()))?;
     let columns: Vec<&str> = header.split(',').map(str::trim).collect();
     if columns.len() < 2 {
-        return Err(bad(1, "need at least one feature column and a target".into()));
+        return Err(bad(
+            1,
+            "need at least one feature column and a target".into(),
+        ));
     }
     let target = match &config.target {
         Some(name) => columns.iter().position(|c| c == name).ok_or_else(|| {
-            bad(1, format!("no target column `{name}` (columns: {})", columns.join(", ")))
+            bad(
+                1,
+                format!(
+                    "no target column `{name}` (columns: {})",
+                    columns.join(", ")
+                ),
+            )
         })?,
         None => columns.len() - 1,
     };
@@ -132,12 +144,11 @@ pub fn parse_csv(text: &str, path: &Path, config: &CsvConfig) -> Result<Dataset>
         return Err(bad(1, format!("{} data rows; need at least 2", rows.len())));
     }
 
-    let task = resolve_task(config.task, columns[target], &rows, target)
-        .map_err(|m| bad(1, m))?;
+    let task = resolve_task(config.task, columns[target], &rows, target).map_err(|m| bad(1, m))?;
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(config.seed));
-    let n_test = ((rows.len() as f64 * config.test_fraction).round() as usize)
-        .clamp(1, rows.len() - 1);
+    let n_test =
+        ((rows.len() as f64 * config.test_fraction).round() as usize).clamp(1, rows.len() - 1);
     let (test_idx, train_idx) = order.split_at(n_test);
 
     let features: Vec<usize> = (0..columns.len()).filter(|j| *j != target).collect();
@@ -178,7 +189,9 @@ fn resolve_task(
     }
     let labels: Vec<f64> = rows.iter().map(|r| r[target]).collect();
     if let Some(v) = labels.iter().find(|v| v.fract() != 0.0 || **v < 0.0) {
-        return Err(format!("class label {v} in `{name}` is not a whole number >= 0"));
+        return Err(format!(
+            "class label {v} in `{name}` is not a whole number >= 0"
+        ));
     }
     let classes = labels.iter().fold(0.0_f64, |a, b| a.max(*b)) as usize + 1;
     Ok(Task::Classification { classes })
@@ -233,7 +246,14 @@ mod tests {
         let var = a.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 6.0;
         assert!(mean.abs() < 1e-12 && (var - 1.0).abs() < 1e-12);
         // Constant column `b` is centred, not divided by zero.
-        assert!(data.x_train.iter().chain(&data.x_test).skip(1).step_by(2).all(|x| *x == 0.0));
+        assert!(
+            data.x_train
+                .iter()
+                .chain(&data.x_test)
+                .skip(1)
+                .step_by(2)
+                .all(|x| *x == 0.0)
+        );
         // y = 2 (a - 1) exactly, so the standardized target equals the standardized `a`.
         for (x, y) in data.x_train.chunks(2).zip(&data.y_train) {
             assert!((x[0] - y).abs() < 1e-12);
@@ -259,7 +279,12 @@ mod tests {
         let text = "p0,label\n0.5,0\n0.1,2\n0.3,1\n0.2,2\n";
         let data = parse_csv(text, Path::new("c.csv"), &config("c")).unwrap();
         assert_eq!(data.task, Task::Classification { classes: 3 });
-        assert!(data.y_train.iter().chain(&data.y_test).all(|y| y.fract() == 0.0));
+        assert!(
+            data.y_train
+                .iter()
+                .chain(&data.y_test)
+                .all(|y| y.fract() == 0.0)
+        );
     }
 
     #[test]

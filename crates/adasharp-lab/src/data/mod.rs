@@ -84,9 +84,7 @@ impl Dataset {
             Tensor::<1, Int>::from_data(TensorData::new(idx, [y.len()]), device)
         };
         let labels = match self.task {
-            Task::Classification { .. } => {
-                Some((classes(&self.y_train), classes(&self.y_test)))
-            }
+            Task::Classification { .. } => Some((classes(&self.y_train), classes(&self.y_test))),
             Task::Regression => None,
         };
         DeviceData {

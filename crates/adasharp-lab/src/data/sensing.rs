@@ -52,12 +52,15 @@ impl MatrixSensingConfig {
         self.validate()?;
         let (m, r) = (self.dim, self.rank);
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        let mut gaussians = |k: usize| -> Vec<f64> {
-            (0..k).map(|_| standard_normal(&mut rng)).collect()
-        };
+        let mut gaussians =
+            |k: usize| -> Vec<f64> { (0..k).map(|_| standard_normal(&mut rng)).collect() };
         let (u, v) = (gaussians(m * r), gaussians(m * r));
         let mut m_star: Vec<f64> = (0..m * m)
-            .map(|ij| (0..r).map(|k| u[(ij / m) * r + k] * v[(ij % m) * r + k]).sum())
+            .map(|ij| {
+                (0..r)
+                    .map(|k| u[(ij / m) * r + k] * v[(ij % m) * r + k])
+                    .sum()
+            })
             .collect();
         let norm = m_star.iter().map(|x| x * x).sum::<f64>().sqrt();
         let scale = (r as f64).sqrt() / norm;
@@ -79,7 +82,10 @@ impl MatrixSensingConfig {
             x_test,
             y_test,
             task: Task::Regression,
-            truth: Truth::Matrix { dim: m, entries: m_star },
+            truth: Truth::Matrix {
+                dim: m,
+                entries: m_star,
+            },
         })
     }
 }
@@ -89,13 +95,21 @@ mod tests {
     use super::*;
 
     fn config() -> MatrixSensingConfig {
-        MatrixSensingConfig { dim: 6, rank: 2, n: 15, n_test: 5, seed: 3 }
+        MatrixSensingConfig {
+            dim: 6,
+            rank: 2,
+            n: 15,
+            n_test: 5,
+            seed: 3,
+        }
     }
 
     #[test]
     fn ground_truth_has_the_requested_rank_and_frobenius_norm() {
         let data = config().generate().unwrap();
-        let Truth::Matrix { dim, entries } = &data.truth else { panic!("no M*") };
+        let Truth::Matrix { dim, entries } = &data.truth else {
+            panic!("no M*")
+        };
         let fro2: f64 = entries.iter().map(|x| x * x).sum();
         assert!((fro2 - 2.0).abs() < 1e-12);
         // Rank 2: every 3x3 minor vanishes; check the leading one against its size.
@@ -109,7 +123,9 @@ mod tests {
     #[test]
     fn targets_are_inner_products_with_the_ground_truth() {
         let data = config().generate().unwrap();
-        let Truth::Matrix { entries, .. } = &data.truth else { panic!("no M*") };
+        let Truth::Matrix { entries, .. } = &data.truth else {
+            panic!("no M*")
+        };
         for (a, b) in data.x_train.chunks(36).zip(&data.y_train) {
             let dot: f64 = a.iter().zip(entries).map(|(p, q)| p * q).sum();
             assert!((dot - b).abs() < 1e-12);
@@ -118,7 +134,12 @@ mod tests {
 
     #[test]
     fn rank_above_dim_is_rejected_by_name() {
-        let err = MatrixSensingConfig { rank: 7, ..config() }.generate().unwrap_err();
+        let err = MatrixSensingConfig {
+            rank: 7,
+            ..config()
+        }
+        .generate()
+        .unwrap_err();
         assert!(err.to_string().contains("data.rank"));
     }
 }

@@ -49,7 +49,11 @@ impl SparseRegressionConfig {
             return Err(LabError::invalid("data.kappa", self.kappa, allowed));
         }
         if self.n == 0 {
-            return Err(LabError::invalid("data.n", self.n, "n >= 1 training examples"));
+            return Err(LabError::invalid(
+                "data.n",
+                self.n,
+                "n >= 1 training examples",
+            ));
         }
         if self.n_test == 0 {
             return Err(LabError::invalid("data.n_test", self.n_test, "n_test >= 1"));
@@ -95,13 +99,21 @@ mod tests {
     use super::*;
 
     fn config() -> SparseRegressionConfig {
-        SparseRegressionConfig { d: 40, kappa: 4, n: 30, n_test: 20, seed: 11 }
+        SparseRegressionConfig {
+            d: 40,
+            kappa: 4,
+            n: 30,
+            n_test: 20,
+            seed: 11,
+        }
     }
 
     #[test]
     fn ground_truth_has_exactly_kappa_unit_entries() {
         let data = config().generate().unwrap();
-        let Truth::Vector(w) = &data.truth else { panic!("no w*") };
+        let Truth::Vector(w) = &data.truth else {
+            panic!("no w*")
+        };
         assert_eq!(w.iter().filter(|x| **x != 0.0).count(), 4);
         assert!(w.iter().all(|x| [0.0, 1.0, -1.0].contains(x)));
     }
@@ -109,8 +121,15 @@ mod tests {
     #[test]
     fn inputs_are_signs_and_labels_are_noise_free_inner_products() {
         let data = config().generate().unwrap();
-        let Truth::Vector(w) = &data.truth else { panic!("no w*") };
-        assert!(data.x_train.iter().chain(&data.x_test).all(|x| x.abs() == 1.0));
+        let Truth::Vector(w) = &data.truth else {
+            panic!("no w*")
+        };
+        assert!(
+            data.x_train
+                .iter()
+                .chain(&data.x_test)
+                .all(|x| x.abs() == 1.0)
+        );
         for (row, y) in data.x_test.chunks(40).zip(&data.y_test) {
             let dot: f64 = row.iter().zip(w).map(|(a, b)| a * b).sum();
             assert_eq!(dot, *y);
@@ -121,24 +140,42 @@ mod tests {
     fn same_seed_same_data_other_seed_other_data() {
         let a = config().generate().unwrap();
         assert_eq!(a.x_train, config().generate().unwrap().x_train);
-        let b = SparseRegressionConfig { seed: 12, ..config() }.generate().unwrap();
+        let b = SparseRegressionConfig {
+            seed: 12,
+            ..config()
+        }
+        .generate()
+        .unwrap();
         assert_ne!(a.x_train, b.x_train);
     }
 
     #[test]
     fn kappa_above_d_and_zero_n_are_rejected_by_name() {
-        let err = SparseRegressionConfig { kappa: 41, ..config() }.generate().unwrap_err();
+        let err = SparseRegressionConfig {
+            kappa: 41,
+            ..config()
+        }
+        .generate()
+        .unwrap_err();
         assert!(err.to_string().contains("data.kappa"), "{err}");
-        let err = SparseRegressionConfig { n: 0, ..config() }.generate().unwrap_err();
+        let err = SparseRegressionConfig { n: 0, ..config() }
+            .generate()
+            .unwrap_err();
         assert!(err.to_string().contains("data.n"), "{err}");
     }
 
     #[test]
     fn input_signs_are_balanced() {
         // Each z entry is +-1 with probability 1/2: the mean of m entries has sd 1/sqrt(m).
-        let data = SparseRegressionConfig { d: 100, kappa: 1, n: 200, n_test: 1, seed: 5 }
-            .generate()
-            .unwrap();
+        let data = SparseRegressionConfig {
+            d: 100,
+            kappa: 1,
+            n: 200,
+            n_test: 1,
+            seed: 5,
+        }
+        .generate()
+        .unwrap();
         let m = data.x_train.len() as f64;
         let mean = data.x_train.iter().sum::<f64>() / m;
         assert!(mean.abs() < 5.0 / m.sqrt(), "mean {mean}");

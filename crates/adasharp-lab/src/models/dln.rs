@@ -78,7 +78,12 @@ impl Dln {
         let n = y.dims()[0] as f64;
         let residual = self.residual(z, y);
         let g_w = residual_times_z(residual, z).div_scalar(n);
-        let c = z.clone().square().sum_dim(0).squeeze_dim::<1>(0).div_scalar(n);
+        let c = z
+            .clone()
+            .square()
+            .sum_dim(0)
+            .squeeze_dim::<1>(0)
+            .div_scalar(n);
         let (u, v) = (self.u.val(), self.v.val());
         let ggn_u = u.clone().mul(u).mul(c.clone()).mul_scalar(4.0);
         let ggn_v = v.clone().mul(v).mul(c).mul_scalar(4.0);
@@ -90,7 +95,10 @@ impl Dln {
 
 /// `Z^T r` computed as the row vector `r^T Z`, which needs no transposed copy of `Z`.
 fn residual_times_z(residual: Tensor<1>, z: &Tensor<2>) -> Tensor<1> {
-    residual.unsqueeze_dim::<2>(0).matmul(z.clone()).squeeze_dim::<1>(0)
+    residual
+        .unsqueeze_dim::<2>(0)
+        .matmul(z.clone())
+        .squeeze_dim::<1>(0)
 }
 
 /// The closed-form DLN gradient of one batch.
@@ -128,7 +136,11 @@ impl LabModel for Dln {
         let nnz = w.iter().filter(|x| x.abs() > 0.1).count() as f64;
         let mut out = vec![("w_l1", l1), ("w_l_half", half * half), ("w_nnz", nnz)];
         if let Truth::Vector(w_star) = truth {
-            let dist = w.iter().zip(w_star).map(|(a, b)| (a - b).powi(2)).sum::<f64>();
+            let dist = w
+                .iter()
+                .zip(w_star)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f64>();
             out.push(("w_dist", dist.sqrt()));
         }
         out
@@ -201,9 +213,15 @@ mod tests {
     #[test]
     fn closed_form_gradient_matches_autodiff() {
         let device = Device::flex().autodiff();
-        let data = crate::SparseRegressionConfig { d: 7, kappa: 2, n: 5, n_test: 1, seed: 4 }
-            .generate()
-            .unwrap();
+        let data = crate::SparseRegressionConfig {
+            d: 7,
+            kappa: 2,
+            n: 5,
+            n_test: 1,
+            seed: 4,
+        }
+        .generate()
+        .unwrap();
         let z = matrix(&data.x_train, 5, 7, &device);
         let y = vector(&data.y_train, &device);
         let model = Dln {

@@ -25,7 +25,9 @@ impl DeepMatrixFactorization {
         let sd = init / (dim as f64).sqrt();
         let factors = (0..depth)
             .map(|_| {
-                let w: Vec<f64> = (0..dim * dim).map(|_| sd * standard_normal(&mut rng)).collect();
+                let w: Vec<f64> = (0..dim * dim)
+                    .map(|_| sd * standard_normal(&mut rng))
+                    .collect();
                 Param::from_tensor(matrix(&w, dim, dim, device))
             })
             .collect();
@@ -70,7 +72,10 @@ pub fn nuclear_norm(a: &[f64], m: usize) -> f64 {
         .map(|ij| (0..m).map(|k| a[k * m + ij / m] * a[k * m + ij % m]).sum())
         .collect();
     for _sweep in 0..100 {
-        let off: f64 = (0..m * m).filter(|ij| ij / m != ij % m).map(|ij| s[ij] * s[ij]).sum();
+        let off: f64 = (0..m * m)
+            .filter(|ij| ij / m != ij % m)
+            .map(|ij| s[ij] * s[ij])
+            .sum();
         if off < 1e-24 {
             break;
         }

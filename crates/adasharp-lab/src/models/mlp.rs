@@ -21,7 +21,13 @@ impl Mlp {
     /// Layer widths `inputs, hidden..., outputs`; weights and biases uniform in
     /// `(-1/sqrt(fan_in), 1/sqrt(fan_in))`, drawn from a seeded generator so a run is
     /// reproducible whatever else shares the device.
-    pub fn new(inputs: usize, hidden: &[usize], outputs: usize, seed: u64, device: &Device) -> Self {
+    pub fn new(
+        inputs: usize,
+        hidden: &[usize],
+        outputs: usize,
+        seed: u64,
+        device: &Device,
+    ) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let widths: Vec<usize> = std::iter::once(inputs)
             .chain(hidden.iter().copied())
@@ -31,9 +37,8 @@ impl Mlp {
             .windows(2)
             .map(|w| {
                 let k = 1.0 / (w[0] as f64).sqrt();
-                let mut draw = |n: usize| -> Vec<f64> {
-                    (0..n).map(|_| rng.random_range(-k..k)).collect()
-                };
+                let mut draw =
+                    |n: usize| -> Vec<f64> { (0..n).map(|_| rng.random_range(-k..k)).collect() };
                 Linear {
                     weight: Param::from_tensor(matrix(&draw(w[0] * w[1]), w[0], w[1], device)),
                     bias: Some(Param::from_tensor(vector(&draw(w[1]), device))),
