@@ -65,8 +65,10 @@ fn wgpu_device() -> Result<Device, String> {
     match probe {
         Ok(sum) if sum == 3.0 => Ok(Device::wgpu(DeviceKind::DefaultDevice).autodiff()),
         Ok(sum) => Err(format!("the adapter computed 1 + 2 = {sum}")),
-        Err(_) => Err("no adapter could be initialized (install a Vulkan driver, e.g. \
+        Err(_) => Err(
+            "no adapter could be initialized (install a Vulkan driver, e.g. \
                        `apt-get install -y mesa-vulkan-drivers libvulkan1`)"
-            .into()),
+                .into(),
+        ),
     }
 }

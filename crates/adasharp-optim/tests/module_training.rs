@@ -40,7 +40,9 @@ fn data(device: &Device) -> (Tensor<2>, Tensor<2>) {
     let mut xs = Vec::new();
     let mut ys = Vec::new();
     for i in 0..32 {
-        let x: Vec<f32> = (0..4).map(|j| (((i * 7 + j * 3) % 11) as f32 - 5.0) / 5.0).collect();
+        let x: Vec<f32> = (0..4)
+            .map(|j| (((i * 7 + j * 3) % 11) as f32 - 5.0) / 5.0)
+            .collect();
         ys.push(x[0].sin() + x[1] * x[2] - x[3]);
         xs.extend(x);
     }
@@ -51,7 +53,9 @@ fn data(device: &Device) -> (Tensor<2>, Tensor<2>) {
 }
 
 fn loss(model: &Mlp, x: &Tensor<2>, y: &Tensor<2>) -> Tensor<1> {
-    (model.forward(x.clone()) - y.clone()).powf_scalar(2.0).mean()
+    (model.forward(x.clone()) - y.clone())
+        .powf_scalar(2.0)
+        .mean()
 }
 
 fn train(mut model: Mlp, optim: &mut ModuleOptimizer, steps: usize, lr: f64) -> Mlp {
@@ -68,9 +72,33 @@ fn scalar(t: Tensor<1>) -> f64 {
 }
 
 fn flat(model: &Mlp) -> Vec<f32> {
-    let mut out = model.hidden.weight.val().into_data().try_to_vec::<f32>().unwrap();
-    out.extend(model.out.weight.val().into_data().try_to_vec::<f32>().unwrap());
-    out.extend(model.hidden.bias.as_ref().unwrap().val().into_data().try_to_vec::<f32>().unwrap());
+    let mut out = model
+        .hidden
+        .weight
+        .val()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    out.extend(
+        model
+            .out
+            .weight
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap(),
+    );
+    out.extend(
+        model
+            .hidden
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap(),
+    );
     out
 }
 
@@ -83,7 +111,10 @@ fn every_optimizer_lowers_the_loss_of_a_small_mlp() {
         ("adalayer", AdalayerConfig::new().init()),
         ("adame-0.25", AdamEConfig::new(0.25).init()),
         ("paper-adam", PaperAdamConfig::new().init()),
-        ("paper-rmsprop", PaperRmsPropConfig::new().with_beta_2(0.99).init()),
+        (
+            "paper-rmsprop",
+            PaperRmsPropConfig::new().with_beta_2(0.99).init(),
+        ),
     ];
     for (name, mut optim) in optimizers {
         let model = Mlp::new(&device);
@@ -212,7 +243,10 @@ fn partition_gives_embeddings_rows_and_attention_heads() {
     let head_bias = report.entry("head.bias").unwrap();
     assert_eq!(head_bias.num_blocks, 1);
     // head.weight [8, 3] with b1 > 0: 24 first-moment values + 3 block values, f32.
-    assert_eq!(report.entry("head.weight").unwrap().state_bytes, (24 + 3) * 4);
+    assert_eq!(
+        report.entry("head.weight").unwrap().state_bytes,
+        (24 + 3) * 4
+    );
 }
 
 #[test]
@@ -262,17 +296,34 @@ fn init_for_applies_the_reported_rules_during_training() {
 
 #[test]
 fn invalid_hyperparameters_are_rejected_when_built() {
-    let err = AdamMiniConfig::new().with_beta_1(1.0).try_init().err().unwrap();
+    let err = AdamMiniConfig::new()
+        .with_beta_1(1.0)
+        .try_init()
+        .err()
+        .unwrap();
     assert_eq!((err.field, err.value.as_str()), ("beta_1", "1"));
     let err = AdamEConfig::new(1.0).try_build().unwrap_err();
     assert_eq!(err.field, "lambda");
-    let err = AdalayerConfig::new().with_epsilon(0.0).try_build().unwrap_err();
+    let err = AdalayerConfig::new()
+        .with_epsilon(0.0)
+        .try_build()
+        .unwrap_err();
     assert_eq!(err.field, "epsilon");
-    let err = PaperRmsPropConfig::new().with_beta_2(-0.1).try_build().unwrap_err();
+    let err = PaperRmsPropConfig::new()
+        .with_beta_2(-0.1)
+        .try_build()
+        .unwrap_err();
     assert_eq!(err.field, "beta_2");
-    let err = PaperAdamConfig::new().with_weight_decay(f64::NAN).try_build().unwrap_err();
+    let err = PaperAdamConfig::new()
+        .with_weight_decay(f64::NAN)
+        .try_build()
+        .unwrap_err();
     assert_eq!(err.field, "weight_decay");
-    let err = AdamMiniConfig::new().with_attention_heads(Some(0)).try_init().err().unwrap();
+    let err = AdamMiniConfig::new()
+        .with_attention_heads(Some(0))
+        .try_init()
+        .err()
+        .unwrap();
     assert_eq!(err.field, "attention_heads");
 }
 
