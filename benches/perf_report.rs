@@ -1,5 +1,8 @@
-//! Turns the latest criterion medians into ratio tables against each group's baseline, and adds
-//! optimizer state sizes from the partition reports. Prints Markdown for docs/PERFORMANCE.md.
+//! Turns the latest criterion medians and means into ratio tables against each group's
+//! baseline, and adds optimizer state sizes from the partition reports. Prints Markdown for
+//! docs/PERFORMANCE.md. The mean is the amortized cost of an optimizer whose steps differ
+//! (Shampoo recomputes its roots one step in `precondition_interval`); the median is the
+//! typical step.
 //!
 //! Run after the timing benches: `cargo bench --bench perf_report`.
 
@@ -32,11 +35,18 @@ fn read_json(path: &Path) -> Option<serde_json::Value> {
     serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
-/// group -> [(function, median seconds)]
-fn medians(root: &Path) -> BTreeMap<String, Vec<(String, f64)>> {
+/// A benchmark's median and mean time per iteration, in seconds.
+#[derive(Clone, Copy)]
+struct Timing {
+    median: f64,
+    mean: f64,
+}
+
+/// group -> [(function, timing)]
+fn timings(root: &Path) -> BTreeMap<String, Vec<(String, Timing)>> {
     let mut dirs = Vec::new();
     find_benchmarks(root, &mut dirs);
-    let mut out: BTreeMap<String, Vec<(String, f64)>> = BTreeMap::new();
+    let mut out: BTreeMap<String, Vec<(String, Timing)>> = BTreeMap::new();
     for dir in dirs {
         let (Some(bench), Some(est)) = (
             read_json(&dir.join("benchmark.json")),
@@ -46,12 +56,17 @@ fn medians(root: &Path) -> BTreeMap<String, Vec<(String, f64)>> {
         };
         let group = bench["group_id"].as_str().unwrap_or("?").to_string();
         let function = bench["function_id"].as_str().unwrap_or("?").to_string();
-        let Some(median_ns) = est["median"]["point_estimate"].as_f64() else {
+        let (Some(median), Some(mean)) = (
+            est["median"]["point_estimate"].as_f64(),
+            est["mean"]["point_estimate"].as_f64(),
+        ) else {
             continue;
         };
-        out.entry(group)
-            .or_default()
-            .push((function, median_ns * 1e-9));
+        let timing = Timing {
+            median: median * 1e-9,
+            mean: mean * 1e-9,
+        };
+        out.entry(group).or_default().push((function, timing));
     }
     out
 }
@@ -112,7 +127,7 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target")
         .join("criterion");
-    let groups = medians(&root);
+    let groups = timings(&root);
     if groups.is_empty() {
         println!(
             "no criterion results under {}: run the timing benches first",
@@ -126,11 +141,17 @@ fn main() {
             .find(|(f, _)| BASELINES.contains(&f.as_str()))
             .map(|(_, t)| *t);
         println!("\n### {group}\n");
-        println!("| what | median | ratio to baseline |");
-        println!("|---|---:|---:|");
+        println!("| what | median | ratio | mean | ratio |");
+        println!("|---|---:|---:|---:|---:|");
         for (function, t) in &rows {
-            let ratio = baseline.map_or("-".to_string(), |b| format!("{:.2}x", t / b));
-            println!("| {function} | {:.3} ms | {ratio} |", t * 1e3);
+            let ratio = |x: f64, b: Option<f64>| b.map_or("-".into(), |b| format!("{:.2}x", x / b));
+            println!(
+                "| {function} | {:.3} ms | {} | {:.3} ms | {} |",
+                t.median * 1e3,
+                ratio(t.median, baseline.map(|b| b.median)),
+                t.mean * 1e3,
+                ratio(t.mean, baseline.map(|b| b.mean)),
+            );
         }
     }
     state_table();
