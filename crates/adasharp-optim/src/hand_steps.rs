@@ -214,3 +214,12 @@ fn preconditioner_puts_eps_outside_the_power() {
     .apply(vector([4.0, 9.0]));
     assert_eq!(s.to_data().try_to_vec::<f32>().unwrap(), vec![0.5, 0.5]);
 }
+
+#[test]
+fn decoupled_weight_decay_shrinks_the_parameter_by_one_minus_lr_wd() {
+    // A zero gradient leaves m = v = 0, so the adaptive step is 0 / (0 + eps) = 0 and only the
+    // decay acts: theta <- (1 - lr * wd) theta = (1 - 0.1 * 0.5) theta = 0.95 theta.
+    let optim = AdamMiniConfig::new().with_weight_decay(0.5).build();
+    let (theta, _) = optim.step(0.1, vector([1.0, -2.0]), vector([0.0, 0.0]), None);
+    assert_eq!(theta.to_data().try_to_vec::<f32>().unwrap(), vec![0.95, -1.9]);
+}
