@@ -1,12 +1,12 @@
 //! Optimizers by name, from one flat configuration that TOML files and flags fill in.
 
 use adasharp_optim::{
-    AdalayerConfig, AdamEConfig, AdamMiniConfig, NonFinitePolicy, PaperAdamConfig,
-    PaperRmsPropConfig, PartitionReport,
+    AdalayerConfig, AdamEConfig, AdamMiniConfig, Agm, NonFinitePolicy, PaperAdamConfig,
+    PaperRmsPropConfig, PartitionReport, Shampoo, ShampooConfig,
 };
 use burn::module::Module;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
+use burn::optim::{Adam, AdamConfig, ModuleOptimizer, Sgd, SgdConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::{LabError, Result};
@@ -197,7 +197,18 @@ impl OptimizerConfig {
                 let report = config.partition(model)?;
                 (config.try_init()?, Some(report))
             }
-            _ => return Err(shampoo_unavailable()),
+            _ => (
+                // Shampoo with Adam grafting: L^(-1/4) G R^(-1/4) for matrices; parameters of
+                // rank 0 or 1 (the DLN's u and v) take the grafted Adam step.
+                ShampooConfig::new()
+                    .with_beta_1(self.beta_1)
+                    .with_beta_2(self.beta_2)
+                    .with_graft_epsilon(self.epsilon)
+                    .with_bias_correction(self.bias_correction)
+                    .with_non_finite(policy)
+                    .try_init()?,
+                None,
+            ),
         };
         Ok(BuiltOptimizer { optim, partition })
     }
@@ -211,12 +222,103 @@ fn check_unit(field: &str, value: f64) -> Result<()> {
     }
 }
 
-fn shampoo_unavailable() -> LabError {
-    LabError::invalid(
-        "optimizer.name",
-        "shampoo",
-        "an optimizer available in this build (Shampoo is not yet in adasharp-optim)",
-    )
+/// A per-tensor optimizer (Burn's `Optimizer`), for loops that keep their parameters as
+/// plain tensors without autodiff (the DLN fast path). Burn's `ModuleOptimizer` needs
+/// autodiff parameters, and autodiff leaves created every step without a backward pass are
+/// never released; stepping plain tensors avoids that.
+pub enum TensorOptimizer {
+    /// Burn's SGD.
+    Sgd(Sgd),
+    /// Burn's Adam.
+    Adam(Adam),
+    /// An optimizer of the AGM template (paper Adam, RMSProp, AdamE, Adam-mini, Adalayer).
+    Agm(Agm),
+    /// Shampoo.
+    Shampoo(Shampoo),
+}
+
+impl OptimizerConfig {
+    /// The same optimizer as [`build`](Self::build), per tensor.
+    pub fn build_tensor(&self) -> Result<TensorOptimizer> {
+        self.validate()?;
+        let policy = NonFinitePolicy::Unchecked;
+        Ok(match self.name.as_str() {
+            "sgd" => {
+                let mut config = SgdConfig::new();
+                if self.momentum > 0.0 {
+                    let momentum = MomentumConfig::new()
+                        .with_momentum(self.momentum)
+                        .with_dampening(0.0);
+                    config = config.with_momentum(Some(momentum));
+                }
+                TensorOptimizer::Sgd(config.build())
+            }
+            "adam" => {
+                check_unit("optimizer.beta_1", self.beta_1)?;
+                check_unit("optimizer.beta_2", self.beta_2)?;
+                TensorOptimizer::Adam(
+                    AdamConfig::new()
+                        .with_beta_1(self.beta_1 as f32)
+                        .with_beta_2(self.beta_2 as f32)
+                        .with_epsilon(self.epsilon as f32)
+                        .build(),
+                )
+            }
+            "paper-adam" => TensorOptimizer::Agm(
+                PaperAdamConfig::new()
+                    .with_beta_1(self.beta_1)
+                    .with_beta_2(self.beta_2)
+                    .with_epsilon(self.epsilon)
+                    .with_bias_correction(self.bias_correction)
+                    .with_non_finite(policy)
+                    .try_build()?,
+            ),
+            "rmsprop" => TensorOptimizer::Agm(
+                PaperRmsPropConfig::new()
+                    .with_beta_2(self.beta_2)
+                    .with_epsilon(self.epsilon)
+                    .with_bias_correction(self.bias_correction)
+                    .with_non_finite(policy)
+                    .try_build()?,
+            ),
+            "adame" => TensorOptimizer::Agm(
+                AdamEConfig::new(self.lambda)
+                    .with_beta_1(self.beta_1)
+                    .with_beta_2(self.beta_2)
+                    .with_epsilon(self.epsilon)
+                    .with_bias_correction(self.bias_correction)
+                    .with_non_finite(policy)
+                    .try_build()?,
+            ),
+            "adam-mini" => TensorOptimizer::Agm(
+                AdamMiniConfig::new()
+                    .with_beta_1(self.beta_1)
+                    .with_beta_2(self.beta_2)
+                    .with_epsilon(self.epsilon)
+                    .with_bias_correction(self.bias_correction)
+                    .with_non_finite(policy)
+                    .try_build()?,
+            ),
+            "adalayer" => TensorOptimizer::Agm(
+                AdalayerConfig::new()
+                    .with_beta_1(self.beta_1)
+                    .with_beta_2(self.beta_2)
+                    .with_epsilon(self.epsilon)
+                    .with_bias_correction(self.bias_correction)
+                    .with_non_finite(policy)
+                    .try_build()?,
+            ),
+            _ => TensorOptimizer::Shampoo(
+                ShampooConfig::new()
+                    .with_beta_1(self.beta_1)
+                    .with_beta_2(self.beta_2)
+                    .with_graft_epsilon(self.epsilon)
+                    .with_bias_correction(self.bias_correction)
+                    .with_non_finite(policy)
+                    .try_build()?,
+            ),
+        })
+    }
 }
 
 /// A ready optimizer and, for block methods, its partition.

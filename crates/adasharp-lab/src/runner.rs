@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use adasharp_optim::PartitionReport;
+use burn::module::Param;
 use burn::nn::loss::CrossEntropyLoss;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -25,6 +26,7 @@ use crate::curvature::CurvatureTracker;
 use crate::data::{DeviceData, load_csv};
 use crate::metrics::{MetricsWriter, Record};
 use crate::models::{DeepMatrixFactorization, Dln, LabModel, Mlp, NoisyEllipse};
+use crate::optim::TensorOptimizer;
 use crate::report::{run_plots, summary_table};
 use crate::rundir::{RunDir, write_file};
 use crate::{Dataset, LabError, LabelNoise, Result, Sharpness, Task, Truth};
@@ -160,9 +162,7 @@ fn dispatch(
     };
     match &config.model {
         ModelConfig::Dln { init } if config.fast_path => {
-            // Burn's optimizers step parameters on an autodiff device; the gradient itself is
-            // computed without autodiff.
-            let model = Dln::new(dataset.features, *init, &ad);
+            let model = Dln::new(dataset.features, *init, device);
             session.train_dln_fast(model, observer)
         }
         ModelConfig::Dln { init } => {
@@ -320,13 +320,28 @@ impl<'a> Session<'a> {
         Ok(RunStatus::Completed)
     }
 
-    /// The DLN fast path: the closed-form gradient on the plain device, no autodiff graph.
-    fn train_dln_fast(&mut self, mut model: Dln, observer: &mut dyn Observer) -> Result<RunStatus> {
-        let built = self.config.optimizer.build(&model)?;
-        let mut optim = built.optim;
-        self.partition = built.partition;
+    /// The DLN fast path: the closed-form gradient and a per-tensor optimizer, all on the
+    /// plain device (no autodiff graph, no autodiff leaves).
+    fn train_dln_fast(&mut self, model: Dln, observer: &mut dyn Observer) -> Result<RunStatus> {
+        self.partition = self.config.optimizer.build(&model)?.partition;
+        match self.config.optimizer.build_tensor()? {
+            TensorOptimizer::Sgd(o) => self.dln_loop(o, model, observer),
+            TensorOptimizer::Adam(o) => self.dln_loop(o, model, observer),
+            TensorOptimizer::Agm(o) => self.dln_loop(o, model, observer),
+            TensorOptimizer::Shampoo(o) => self.dln_loop(o, model, observer),
+        }
+    }
+
+    fn dln_loop<O: Optimizer>(
+        &mut self,
+        optim: O,
+        mut model: Dln,
+        observer: &mut dyn Observer,
+    ) -> Result<RunStatus> {
         let data = self.plain.clone();
         let device = data.x_train.device();
+        let lr = self.config.optimizer.lr;
+        let (mut state_u, mut state_v) = (None, None);
         self.evaluate(&model, 0, observer)?;
         for step in 1..=self.config.steps {
             let (x, y) = match self.batch_indices(&device) {
@@ -343,8 +358,14 @@ impl<'a> Session<'a> {
             if !value.is_finite() {
                 return Ok(self.diverged(step, "training loss", value));
             }
-            let grads = grad.into_params(&model);
-            model = optim.step(self.config.optimizer.lr, model, grads);
+            let (u, s) = optim.step(lr, model.u.val(), grad.u, state_u.take());
+            state_u = s;
+            let (v, s) = optim.step(lr, model.v.val(), grad.v, state_v.take());
+            state_v = s;
+            model = Dln {
+                u: Param::initialized(model.u.id, u),
+                v: Param::initialized(model.v.id, v),
+            };
             let due = step % self.config.eval_every == 0 || step == self.config.steps;
             if due && let Some(status) = self.evaluate(&model, step, observer)? {
                 return Ok(status);
