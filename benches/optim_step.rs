@@ -76,7 +76,10 @@ impl FixedGrads {
     }
 }
 
-fn optimizers() -> Vec<(&'static str, fn() -> ModuleOptimizer)> {
+/// A named constructor of a whole-module optimizer.
+type Named = (&'static str, fn() -> ModuleOptimizer);
+
+fn optimizers() -> Vec<Named> {
     vec![
         ("adam (burn)", || AdamConfig::new().init()),
         ("adam-mini", || AdamMiniConfig::new().init()),

@@ -63,7 +63,7 @@ fn wgpu_device() -> Result<Device, String> {
     })
     .join();
     match probe {
-        Ok(sum) if sum == 3.0 => Ok(Device::wgpu(DeviceKind::DefaultDevice).autodiff()),
+        Ok(3.0) => Ok(Device::wgpu(DeviceKind::DefaultDevice).autodiff()),
         Ok(sum) => Err(format!("the adapter computed 1 + 2 = {sum}")),
         Err(_) => Err(
             "no adapter could be initialized (install a Vulkan driver, e.g. \
