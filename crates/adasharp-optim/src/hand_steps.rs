@@ -221,5 +221,8 @@ fn decoupled_weight_decay_shrinks_the_parameter_by_one_minus_lr_wd() {
     // decay acts: theta <- (1 - lr * wd) theta = (1 - 0.1 * 0.5) theta = 0.95 theta.
     let optim = AdamMiniConfig::new().with_weight_decay(0.5).build();
     let (theta, _) = optim.step(0.1, vector([1.0, -2.0]), vector([0.0, 0.0]), None);
-    assert_eq!(theta.to_data().try_to_vec::<f32>().unwrap(), vec![0.95, -1.9]);
+    assert_eq!(
+        theta.to_data().try_to_vec::<f32>().unwrap(),
+        vec![0.95, -1.9]
+    );
 }
