@@ -207,6 +207,12 @@ fn diverging_run_stops_naming_the_step_and_keeps_its_records() {
     assert!(summary.contains("diverged at step"));
     let jsonl = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
     assert!(jsonl.lines().count() >= 1);
+    // Records before the divergence are kept; no non-finite value is written into them.
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    for text in [&jsonl, &csv] {
+        let lower = text.to_lowercase();
+        assert!(!lower.contains("nan") && !lower.contains("inf") && !lower.contains("null"));
+    }
 }
 
 #[test]

@@ -238,9 +238,13 @@ impl RunConfig {
 
     /// Checks every field that can be checked without building anything.
     pub fn validate(&self) -> Result<()> {
-        if self.name.is_empty() || self.name.contains(['/', '\\']) || self.name.starts_with('.') {
-            let allowed = "a non-empty name without slashes, not starting with `.`";
-            return Err(LabError::invalid("name", &self.name, allowed));
+        check_dir_name(&self.name)?;
+        if self.curvature.probes < 2 {
+            return Err(LabError::invalid(
+                "curvature.probes",
+                self.curvature.probes,
+                "at least 2 probes (a standard error needs two)",
+            ));
         }
         if self.steps == 0 {
             return Err(LabError::invalid("steps", 0, "steps >= 1"));
@@ -342,6 +346,15 @@ pub struct SweepConfig {
     pub base: RunConfig,
 }
 
+/// A run or sweep name becomes a directory under the output directory: it must stay there.
+fn check_dir_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        let allowed = "a non-empty name without slashes, not starting with `.`";
+        return Err(LabError::invalid("name", name, allowed));
+    }
+    Ok(())
+}
+
 fn default_threads() -> usize {
     2
 }
@@ -362,6 +375,7 @@ impl SweepConfig {
 
     /// Checks the sweep and every run it would make.
     pub fn validate(&self) -> Result<()> {
+        check_dir_name(&self.name)?;
         if self.ns.is_empty() || self.seeds.is_empty() || self.optimizers.is_empty() {
             let allowed = "non-empty lists of ns, seeds and optimizers";
             return Err(LabError::invalid("sweep", "an empty list", allowed));

@@ -426,6 +426,11 @@ impl<'a> Session<'a> {
                 );
             }
         }
+        if let Some((k, v)) = values.iter().find(|(_, v)| !v.is_finite()) {
+            // Curvature of a diverged model means nothing: stop before computing it.
+            return Ok(Some(self.diverged(step, &format!("noise-free {k}"), *v)));
+        }
+        let mut push = |k: &str, v: f64| values.push((k.to_string(), v));
         for (k, v) in plain_model.extras(&self.dataset.truth) {
             push(k, v);
         }
@@ -437,18 +442,14 @@ impl<'a> Session<'a> {
         }
         push("eval_seconds", started.elapsed().as_secs_f64());
         push("elapsed_seconds", self.start.elapsed().as_secs_f64());
+        // A non-finite value is never written: the run stops with the records before it.
+        if let Some((k, v)) = values.iter().find(|(_, v)| !v.is_finite()) {
+            return Ok(Some(self.diverged(step, k, *v)));
+        }
         let record = Record { step, values };
         self.writer.write(&record)?;
         observer.eval(&record);
-        let train_loss = record.get("train_loss").unwrap_or(f64::NAN);
         self.records.push(record);
-        if !train_loss.is_finite() {
-            return Ok(Some(self.diverged(
-                step,
-                "noise-free training loss",
-                train_loss,
-            )));
-        }
         Ok(None)
     }
 
