@@ -71,10 +71,11 @@ pub fn sweep(
     let dir = out.join(&config.name);
     std::fs::create_dir_all(dir.join("runs"))
         .map_err(|e| LabError::io("cannot create sweep directory", &dir, e))?;
-    write_file(&dir.join("sweep.toml"), &config.to_toml())?;
     let results_path = dir.join("results.jsonl");
     let previous = read_results(&results_path)?;
     let all = config.runs();
+    check_same_settings(&dir, &all, &previous)?;
+    write_file(&dir.join("sweep.toml"), &config.to_toml())?;
     let todo: VecDeque<RunConfig> = all
         .iter()
         .filter(|r| !previous.iter().any(|p| p.name == r.name))
@@ -183,6 +184,29 @@ fn to_result(
         last,
         seconds,
     }
+}
+
+/// Refuses to resume a sweep whose finished runs were made with other settings (steps, learning
+/// rate, noise, ...): their results would be mixed into one table with the new ones.
+fn check_same_settings(dir: &Path, runs: &[RunConfig], previous: &[SweepResult]) -> Result<()> {
+    for run in runs
+        .iter()
+        .filter(|r| previous.iter().any(|p| p.name == r.name))
+    {
+        let path = dir.join("runs").join(&run.name).join("config.toml");
+        let Ok(old) = RunConfig::from_file(&path) else {
+            continue;
+        };
+        if old != *run {
+            return Err(LabError::invalid(
+                "sweep",
+                format!("run `{}` in {}", run.name, dir.display()),
+                "the settings it was first run with (its config.toml differs): use another \
+                 sweep name or remove that sweep directory",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Reads `results.jsonl` (missing file: no results).

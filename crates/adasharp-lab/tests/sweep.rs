@@ -94,3 +94,22 @@ fn config_round_trips_through_toml() {
     let back: SweepConfig = toml::from_str(&c.to_toml()).unwrap();
     assert_eq!(back, c);
 }
+
+#[test]
+fn resuming_with_other_settings_is_refused_instead_of_mixing_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::flex();
+    let silent = |_: &RunConfig| -> Box<dyn adasharp_lab::Observer> { Box::new(Silent) };
+    sweep(&config(), &device, dir.path(), &silent, &|_, _, _| {}).unwrap();
+    let before = std::fs::read_to_string(dir.path().join("tiny").join("sweep.toml")).unwrap();
+
+    let mut longer = config();
+    longer.base.steps = 40;
+    let err = sweep(&longer, &device, dir.path(), &silent, &|_, _, _| {})
+        .err()
+        .expect("a resume with other steps must be refused");
+    assert!(err.to_string().contains("first run with"), "{err}");
+    // The sweep's recorded settings are left as they were.
+    let after = std::fs::read_to_string(dir.path().join("tiny").join("sweep.toml")).unwrap();
+    assert_eq!(before, after);
+}
