@@ -105,9 +105,9 @@ fn resuming_with_other_settings_is_refused_instead_of_mixing_results() {
 
     let mut longer = config();
     longer.base.steps = 40;
-    let err = sweep(&longer, &device, dir.path(), &silent, &|_, _, _| {})
-        .err()
-        .expect("a resume with other steps must be refused");
+    let Err(err) = sweep(&longer, &device, dir.path(), &silent, &|_, _, _| {}) else {
+        panic!("a resume with other steps must be refused");
+    };
     assert!(err.to_string().contains("first run with"), "{err}");
     // The sweep's recorded settings are left as they were.
     let after = std::fs::read_to_string(dir.path().join("tiny").join("sweep.toml")).unwrap();
