@@ -125,92 +125,41 @@ impl OptimizerConfig {
     }
 
     /// Builds the optimizer for `model`, with the block partition for Adam-mini and Adalayer.
+    ///
+    /// The per-tensor optimizer of [`build_tensor`](Self::build_tensor) wrapped for the whole
+    /// module; Adam-mini also gets the module's embedding and attention rules.
     pub fn build<M: Module>(&self, model: &M) -> Result<BuiltOptimizer> {
-        self.validate()?;
-        let policy = NonFinitePolicy::Unchecked;
+        let tensor = self.build_tensor()?;
         let (optim, partition) = match self.name.as_str() {
-            "sgd" => {
-                let mut config = SgdConfig::new();
-                if self.momentum > 0.0 {
-                    let momentum = MomentumConfig::new()
-                        .with_momentum(self.momentum)
-                        .with_dampening(0.0);
-                    config = config.with_momentum(Some(momentum));
-                }
-                (config.init(), None)
-            }
-            "adam" => {
-                check_unit("optimizer.beta_1", self.beta_1)?;
-                check_unit("optimizer.beta_2", self.beta_2)?;
-                let config = AdamConfig::new()
-                    .with_beta_1(self.beta_1 as f32)
-                    .with_beta_2(self.beta_2 as f32)
-                    .with_epsilon(self.epsilon as f32);
-                (config.init(), None)
-            }
-            "paper-adam" => (
-                PaperAdamConfig::new()
-                    .with_beta_1(self.beta_1)
-                    .with_beta_2(self.beta_2)
-                    .with_epsilon(self.epsilon)
-                    .with_bias_correction(self.bias_correction)
-                    .with_non_finite(policy)
-                    .try_init()?,
-                None,
-            ),
-            "rmsprop" => (
-                PaperRmsPropConfig::new()
-                    .with_beta_2(self.beta_2)
-                    .with_epsilon(self.epsilon)
-                    .with_bias_correction(self.bias_correction)
-                    .with_non_finite(policy)
-                    .try_init()?,
-                None,
-            ),
-            "adame" => (
-                AdamEConfig::new(self.lambda)
-                    .with_beta_1(self.beta_1)
-                    .with_beta_2(self.beta_2)
-                    .with_epsilon(self.epsilon)
-                    .with_bias_correction(self.bias_correction)
-                    .with_non_finite(policy)
-                    .try_init()?,
-                None,
-            ),
             "adam-mini" => {
-                let config = AdamMiniConfig::new()
-                    .with_beta_1(self.beta_1)
-                    .with_beta_2(self.beta_2)
-                    .with_epsilon(self.epsilon)
-                    .with_bias_correction(self.bias_correction)
-                    .with_non_finite(policy);
-                let report = config.partition(model)?;
-                (config.try_init_for(model)?, Some(report))
+                let config = self.adam_mini();
+                (config.try_init_for(model)?, Some(config.partition(model)?))
             }
-            "adalayer" => {
-                let config = AdalayerConfig::new()
-                    .with_beta_1(self.beta_1)
-                    .with_beta_2(self.beta_2)
-                    .with_epsilon(self.epsilon)
-                    .with_bias_correction(self.bias_correction)
-                    .with_non_finite(policy);
-                let report = config.partition(model)?;
-                (config.try_init()?, Some(report))
-            }
-            _ => (
-                // Shampoo with Adam grafting: L^(-1/4) G R^(-1/4) for matrices; parameters of
-                // rank 0 or 1 (the DLN's u and v) take the grafted Adam step.
-                ShampooConfig::new()
-                    .with_beta_1(self.beta_1)
-                    .with_beta_2(self.beta_2)
-                    .with_graft_epsilon(self.epsilon)
-                    .with_bias_correction(self.bias_correction)
-                    .with_non_finite(policy)
-                    .try_init()?,
-                None,
+            "adalayer" => (
+                tensor.into_module(),
+                Some(self.adalayer().partition(model)?),
             ),
+            _ => (tensor.into_module(), None),
         };
         Ok(BuiltOptimizer { optim, partition })
+    }
+
+    fn adam_mini(&self) -> AdamMiniConfig {
+        AdamMiniConfig::new()
+            .with_beta_1(self.beta_1)
+            .with_beta_2(self.beta_2)
+            .with_epsilon(self.epsilon)
+            .with_bias_correction(self.bias_correction)
+            .with_non_finite(NonFinitePolicy::Unchecked)
+    }
+
+    fn adalayer(&self) -> AdalayerConfig {
+        AdalayerConfig::new()
+            .with_beta_1(self.beta_1)
+            .with_beta_2(self.beta_2)
+            .with_epsilon(self.epsilon)
+            .with_bias_correction(self.bias_correction)
+            .with_non_finite(NonFinitePolicy::Unchecked)
     }
 }
 
@@ -238,7 +187,7 @@ pub enum TensorOptimizer {
 }
 
 impl OptimizerConfig {
-    /// The same optimizer as [`build`](Self::build), per tensor.
+    /// The optimizer per tensor (Adam-mini with its default rule only).
     pub fn build_tensor(&self) -> Result<TensorOptimizer> {
         self.validate()?;
         let policy = NonFinitePolicy::Unchecked;
@@ -290,24 +239,8 @@ impl OptimizerConfig {
                     .with_non_finite(policy)
                     .try_build()?,
             ),
-            "adam-mini" => TensorOptimizer::Agm(
-                AdamMiniConfig::new()
-                    .with_beta_1(self.beta_1)
-                    .with_beta_2(self.beta_2)
-                    .with_epsilon(self.epsilon)
-                    .with_bias_correction(self.bias_correction)
-                    .with_non_finite(policy)
-                    .try_build()?,
-            ),
-            "adalayer" => TensorOptimizer::Agm(
-                AdalayerConfig::new()
-                    .with_beta_1(self.beta_1)
-                    .with_beta_2(self.beta_2)
-                    .with_epsilon(self.epsilon)
-                    .with_bias_correction(self.bias_correction)
-                    .with_non_finite(policy)
-                    .try_build()?,
-            ),
+            "adam-mini" => TensorOptimizer::Agm(self.adam_mini().try_build()?),
+            "adalayer" => TensorOptimizer::Agm(self.adalayer().try_build()?),
             _ => TensorOptimizer::Shampoo(
                 ShampooConfig::new()
                     .with_beta_1(self.beta_1)
@@ -318,6 +251,18 @@ impl OptimizerConfig {
                     .try_build()?,
             ),
         })
+    }
+}
+
+impl TensorOptimizer {
+    /// The whole-module Burn optimizer stepping with this one.
+    pub fn into_module(self) -> ModuleOptimizer {
+        match self {
+            TensorOptimizer::Sgd(o) => ModuleOptimizer::from(o),
+            TensorOptimizer::Adam(o) => ModuleOptimizer::from(o),
+            TensorOptimizer::Agm(o) => ModuleOptimizer::from(o),
+            TensorOptimizer::Shampoo(o) => ModuleOptimizer::from(o),
+        }
     }
 }
 
