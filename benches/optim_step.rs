@@ -11,7 +11,6 @@ use adasharp::optim::{
     AdalayerConfig, AdamEConfig, AdamMiniConfig, PaperAdamConfig, ShampooConfig, module_params,
 };
 use burn::module::{Module, Param, ParamId};
-use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -19,21 +18,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 mod common;
 
 #[derive(Module, Debug)]
-struct Mlp {
-    l1: Linear,
-    l2: Linear,
-    l3: Linear,
-}
-
-#[derive(Module, Debug)]
 struct Matrix {
     weight: Param<Tensor<2>>,
-}
-
-#[derive(Module, Debug)]
-struct Dln {
-    u: Param<Tensor<1>>,
-    v: Param<Tensor<1>>,
 }
 
 /// Fixed gradients, one random tensor per parameter, re-registered for every step.
@@ -114,23 +100,14 @@ fn bench_module<M: Module + Clone>(c: &mut Criterion, group: &str, module: M, de
 
 fn optimizer_steps(c: &mut Criterion) {
     let device = common::bench_device();
-    let mlp = Mlp {
-        l1: LinearConfig::new(784, 512).init(&device),
-        l2: LinearConfig::new(512, 512).init(&device),
-        l3: LinearConfig::new(512, 10).init(&device),
-    };
-    bench_module(c, "step mlp 784-512-512-10", mlp, &device);
+    bench_module(c, "step mlp 784-512-512-10", common::mlp(&device), &device);
 
     let matrix = Matrix {
         weight: Param::from_tensor(Tensor::random([1024, 1024], Distribution::Default, &device)),
     };
     bench_module(c, "step matrix 1024x1024", matrix, &device);
 
-    let dln = Dln {
-        u: Param::from_tensor(Tensor::random([10_000], Distribution::Default, &device)),
-        v: Param::from_tensor(Tensor::random([10_000], Distribution::Default, &device)),
-    };
-    bench_module(c, "step dln 20000", dln, &device);
+    bench_module(c, "step dln 20000", common::dln(10_000, &device), &device);
 }
 
 criterion_group!(benches, optimizer_steps);

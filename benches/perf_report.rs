@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use adasharp::optim::{AdalayerConfig, AdamMiniConfig};
-use burn::module::{Module, Param};
-use burn::nn::{Linear, LinearConfig};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
+
+mod common;
 
 /// The baseline each group is compared against.
 const BASELINES: [&str; 2] = ["adam (burn)", "gradient"];
@@ -71,30 +71,10 @@ fn timings(root: &Path) -> BTreeMap<String, Vec<(String, Timing)>> {
     out
 }
 
-#[derive(Module, Debug)]
-struct Mlp {
-    l1: Linear,
-    l2: Linear,
-    l3: Linear,
-}
-
-#[derive(Module, Debug)]
-struct Dln {
-    u: Param<Tensor<1>>,
-    v: Param<Tensor<1>>,
-}
-
 fn state_table() {
     let device = Device::flex();
-    let mlp = Mlp {
-        l1: LinearConfig::new(784, 512).init(&device),
-        l2: LinearConfig::new(512, 512).init(&device),
-        l3: LinearConfig::new(512, 10).init(&device),
-    };
-    let dln = Dln {
-        u: Param::from_tensor(Tensor::zeros([10_000], &device)),
-        v: Param::from_tensor(Tensor::zeros([10_000], &device)),
-    };
+    let mlp = common::mlp(&device);
+    let dln = common::dln(10_000, &device);
     println!("\n### Optimizer state (f32)\n");
     println!("| model | Adam (burn) bytes | Adam-mini bytes | ratio | Adalayer bytes | ratio |");
     println!("|---|---:|---:|---:|---:|---:|");
