@@ -189,11 +189,7 @@ impl LinePlot {
         );
         for t in ticks(x0, x1) {
             let x = px(t);
-            let label = if self.log_x {
-                format_num(10f64.powf(t))
-            } else {
-                format_num(t)
-            };
+            let label = tick_label(t, self.log_x);
             let _ = writeln!(
                 svg,
                 concat!(
@@ -210,11 +206,7 @@ impl LinePlot {
         }
         for t in ticks(y0, y1) {
             let y = py(t);
-            let label = if self.log_y {
-                format_num(10f64.powf(t))
-            } else {
-                format_num(t)
-            };
+            let label = tick_label(t, self.log_y);
             let _ = writeln!(
                 svg,
                 concat!(
@@ -296,6 +288,11 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// The label of a tick at `t` on an axis drawn in `log10` units when `log` is set.
+fn tick_label(t: f64, log: bool) -> String {
+    format_num(if log { 10f64.powf(t) } else { t })
 }
 
 #[cfg(test)]
